@@ -1,0 +1,101 @@
+import { basename, extname } from 'node:path';
+import type { Problem } from '../errors.js';
+import type { Config, FunctionSettings, JobContext } from '../config/types.js';
+import { mapLimit } from '../net/pool.js';
+import { hashFile, matchFiles } from './files.js';
+
+/** Where a group of packages comes from: LAMBDA_ARTIFACTS, or one entry of the functions file. */
+export interface FunctionSource {
+  source: string; // for messages: 'LAMBDA_ARTIFACTS' or 'gestalt-deploy.yml:12'
+  patterns: string[];
+  overrides: Partial<FunctionSettings> & { name?: string };
+}
+
+export interface FunctionSpec {
+  name: string;
+  file: string; // package file name
+  relPath: string;
+  absPath: string;
+  runtime: string;
+  handler: string;
+  memory: number;
+  cpus: number;
+  timeout: number;
+  methods: string[];
+  public: boolean;
+  env: Record<string, string>;
+  source: string;
+}
+
+export interface PackagedFunction extends FunctionSpec {
+  sha256: string;
+  size: number;
+}
+
+export function renderName(template: string, job: JobContext, file: string): string {
+  const values: Record<string, string> = {
+    project: job.projectName,
+    project_path: job.projectPath,
+    ref: job.ref,
+    file,
+    basename: basename(file, extname(file)),
+    env: job.environmentSlug,
+  };
+  return template.replace(/\{(\w+)\}/g, (whole, token: string) => values[token] ?? whole);
+}
+
+/**
+ * Turns the sources into one spec per package. A package matched by several sources takes the
+ * first (the functions file is listed before LAMBDA_ARTIFACTS); two packages with one function name
+ * are a problem because the second deploy would silently replace the first.
+ */
+export async function resolveFunctions(config: Config, sources: FunctionSource[]): Promise<{ functions: FunctionSpec[]; problems: Problem[] }> {
+  const problems: Problem[] = [];
+  const byPath = new Map<string, FunctionSpec>();
+  for (const src of sources) {
+    const matched = await matchFiles(src.patterns, config.job.projectDir, src.source);
+    problems.push(...matched.problems);
+    for (const f of matched.files) {
+      if (byPath.has(f.absPath)) continue;
+      const settings = { ...config.defaults, ...definedOnly(src.overrides) };
+      const file = basename(f.relPath);
+      const runtime = settings.runtime;
+      if (!runtime) {
+        problems.push({ variable: src.source === 'LAMBDA_ARTIFACTS' ? 'LAMBDA_RUNTIME' : src.source, message: `no runtime for '${f.relPath}'; set LAMBDA_RUNTIME (e.g. nodejs, python3) or runtime: for this function.` });
+      }
+      byPath.set(f.absPath, {
+        name: renderName(src.overrides.name ?? config.nameTemplate, config.job, file),
+        file,
+        relPath: f.relPath,
+        absPath: f.absPath,
+        runtime: runtime ?? '',
+        handler: settings.handler.replaceAll('{file}', file).replaceAll('{basename}', basename(file, extname(file))),
+        memory: settings.memory,
+        cpus: settings.cpus,
+        timeout: settings.timeout,
+        methods: settings.methods,
+        public: settings.public,
+        env: settings.env,
+        source: src.source,
+      });
+    }
+  }
+  const functions = [...byPath.values()];
+  const byName = new Map<string, FunctionSpec>();
+  for (const fn of functions) {
+    const other = byName.get(fn.name);
+    if (other) {
+      problems.push({ variable: fn.source === other.source ? fn.source : `${other.source}, ${fn.source}`, message: `'${other.relPath}' and '${fn.relPath}' would both deploy as function '${fn.name}'; rename one package, or include {basename}/{project_path} in GESTALT_NAME_TEMPLATE.` });
+    }
+    byName.set(fn.name, fn);
+  }
+  return { functions: functions.sort((a, b) => a.name.localeCompare(b.name)), problems };
+}
+
+export async function hashFunctions(functions: FunctionSpec[], limit: number): Promise<PackagedFunction[]> {
+  return mapLimit(functions, limit, async (fn) => ({ ...fn, ...(await hashFile(fn.absPath)) }));
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

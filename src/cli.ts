@@ -1,0 +1,11 @@
+import { redactor } from './log/redact.js';
+import { main } from './main.js';
+
+// The SDK warns on Node 20 about future releases; that is noise in a CI log, not something the user can act on here.
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  if (w.name !== 'NodeVersionSupportWarning' && !/NodeVersionSupport|support for Node\.js/i.test(w.message)) process.stderr.write(redactor.redact(`${w.name}: ${w.message}\n`));
+});
+
+const code = await main(process.argv.slice(2), process.env, process.cwd());
+process.exitCode = code;

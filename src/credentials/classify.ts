@@ -1,0 +1,46 @@
+import type { Verdict } from '../net/retry.js';
+
+// Which STS failures are worth another try. Everything not listed here is permanent: a bad audience
+// or a trust policy that does not match will not change by asking again, so it costs one call.
+
+const TRANSIENT_NAMES = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'IDPCommunicationError',
+  'IDPCommunicationErrorException',
+  'InternalFailure',
+  'InternalError',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+]);
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'TimeoutError']);
+
+interface SdkErrorShape {
+  name?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+export function awsErrorName(err: unknown): string {
+  const e = err as SdkErrorShape;
+  return e?.name ?? e?.code ?? 'Error';
+}
+
+export function isVerificationKeyError(err: unknown): boolean {
+  return /verification key/i.test((err as SdkErrorShape)?.message ?? '');
+}
+
+export function classifyAwsError(err: unknown): Verdict {
+  const e = err as SdkErrorShape;
+  if (TRANSIENT_NAMES.has(awsErrorName(err))) return 'retry';
+  // STS reports an unreachable JWKS as InvalidIdentityToken; the IdP may be back a moment later.
+  if (isVerificationKeyError(err)) return 'retry';
+  const status = e?.$metadata?.httpStatusCode;
+  if (status !== undefined && (status >= 500 || status === 429)) return 'retry';
+  if (status === undefined && (NETWORK_CODES.has(e?.code ?? '') || NETWORK_CODES.has(e?.name ?? ''))) return 'retry';
+  return 'fail';
+}

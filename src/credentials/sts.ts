@@ -1,0 +1,96 @@
+import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, STSClient, type Credentials } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity } from '@aws-sdk/types';
+import type { AwsSettings } from '../config/types.js';
+import { RemoteError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { redactor } from '../log/redact.js';
+import { withRetry, type RetryPolicy } from '../net/retry.js';
+import { awsErrorName, classifyAwsError } from './classify.js';
+import { explainStsFailure } from './diagnose.js';
+
+export interface Issued {
+  credentials: AwsCredentialIdentity & { expiration?: Date };
+  assumedArn: string;
+}
+
+function stsClient(aws: AwsSettings, credentials?: AwsCredentialIdentity): STSClient {
+  // maxAttempts 1: our retry loop decides, so a permanent error costs exactly one call.
+  return new STSClient({ region: aws.region, endpoint: aws.stsEndpoint, maxAttempts: 1, credentials });
+}
+
+function toIdentity(creds: Credentials | undefined, roleArn: string): AwsCredentialIdentity & { expiration?: Date } {
+  if (!creds?.AccessKeyId || !creds.SecretAccessKey || !creds.SessionToken) {
+    throw new RemoteError(`STS answered for ${roleArn} without credentials; check AWS_ENDPOINT_URL_STS points at STS (the answer had no AssumeRole…Result/Credentials).`);
+  }
+  redactor.add(creds.SecretAccessKey);
+  redactor.add(creds.SessionToken);
+  return { accessKeyId: creds.AccessKeyId, secretAccessKey: creds.SecretAccessKey, sessionToken: creds.SessionToken, expiration: creds.Expiration };
+}
+
+function retryLog(log: Logger, what: string) {
+  return {
+    onRetry: ({ attempt, delayMs, error }: { attempt: number; delayMs: number; error: unknown }) =>
+      log.info(`  ${what}: ${awsErrorName(error)} (transient); retry ${attempt} in ${delayMs} ms`),
+  };
+}
+
+export async function assumeWithWebIdentity(aws: AwsSettings, retry: RetryPolicy, log: Logger): Promise<Issued> {
+  const roleArn = aws.roleArn as string;
+  const client = stsClient(aws);
+  try {
+    const out = await withRetry(
+      () =>
+        client.send(
+          new AssumeRoleWithWebIdentityCommand({
+            RoleArn: roleArn,
+            RoleSessionName: aws.sessionName,
+            WebIdentityToken: aws.idToken,
+            DurationSeconds: aws.durationSeconds,
+          }),
+        ),
+      classifyAwsError,
+      retry,
+      retryLog(log, 'AssumeRoleWithWebIdentity'),
+    );
+    const credentials = toIdentity(out.Credentials, roleArn);
+    const assumedArn = out.AssumedRoleUser?.Arn ?? roleArn;
+    log.info(`Assumed ${assumedArn} with the job's ID token; credentials expire ${credentials.expiration?.toISOString() ?? 'at an unknown time'}.`);
+    return { credentials, assumedArn };
+  } catch (err) {
+    if (err instanceof RemoteError) throw err;
+    throw new RemoteError(explainStsFailure(err, aws, log), { cause: err });
+  } finally {
+    client.destroy();
+  }
+}
+
+/** AWS_ROLE_CHAIN: each role is assumed with the previous one's credentials (hub account → target account). */
+export async function assumeChain(aws: AwsSettings, start: AwsCredentialIdentity, retry: RetryPolicy, log: Logger): Promise<Issued> {
+  let current: Issued = { credentials: start, assumedArn: aws.roleArn ?? 'static keys' };
+  for (const roleArn of aws.roleChain) {
+    const client = stsClient(aws, current.credentials);
+    try {
+      const out = await withRetry(
+        () => client.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: aws.sessionName, DurationSeconds: Math.min(aws.durationSeconds, 3600) })),
+        classifyAwsError,
+        retry,
+        retryLog(log, `AssumeRole ${roleArn}`),
+      );
+      const credentials = toIdentity(out.Credentials, roleArn);
+      current = { credentials, assumedArn: out.AssumedRoleUser?.Arn ?? roleArn };
+      log.info(`Assumed ${current.assumedArn} (AWS_ROLE_CHAIN); credentials expire ${credentials.expiration?.toISOString() ?? 'at an unknown time'}.`);
+    } catch (err) {
+      if (err instanceof RemoteError) throw err;
+      const name = awsErrorName(err);
+      throw new RemoteError(
+        name === 'AccessDenied' || name === 'AccessDeniedException'
+          ? `AssumeRole ${roleArn} from ${current.assumedArn} was denied (AWS_ROLE_CHAIN): the target role's trust policy must allow "sts:AssumeRole" for principal ${current.assumedArn.replace(/^arn:aws:sts::(\d+):assumed-role\/([^/]+)\/.*$/, 'arn:aws:iam::$1:role/$2')}, and that role needs sts:AssumeRole on ${roleArn}.`
+          : `AssumeRole ${roleArn} (AWS_ROLE_CHAIN) failed: ${name}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    } finally {
+      client.destroy();
+    }
+  }
+  return current;
+}

@@ -1,0 +1,32 @@
+// The three outcomes DESIGN.md promises: 0 success, 1 a remote operation failed, 2 configuration/usage error.
+export const EXIT = { ok: 0, remote: 1, config: 2 } as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** One configuration problem: which variable (or file:line), and a sentence saying what to change. */
+export interface Problem {
+  variable: string;
+  message: string;
+}
+
+/** Raised before anything remote is written; carries every problem found, not just the first. */
+export class ConfigError extends Error {
+  readonly problems: Problem[];
+  constructor(problems: Problem[]) {
+    super(problems.map((p) => `${p.variable}: ${p.message}`).join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** A remote call failed after retries; the message is the one sentence the user reads. */
+export class RemoteError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RemoteError';
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

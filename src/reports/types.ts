@@ -1,0 +1,37 @@
+/** One function's line in gestalt-deploy.json. */
+export interface FunctionReport {
+  name: string;
+  file: string;
+  action: string; // created | updated | unchanged | create | update | removed | absent | failed
+  endpoint?: string;
+  packageKey?: string;
+  sha256?: string;
+  size?: number;
+  upload?: 'uploaded' | 'skipped' | 'would upload' | 'would skip';
+  bytesUploaded?: number;
+  url?: string;
+  id?: string;
+  changed?: string[];
+  error?: string;
+}
+
+export interface RunReport {
+  tool: 'gestalt-deploy';
+  version: string;
+  command: 'deploy' | 'stop' | 'plan';
+  status: 'success' | 'partial' | 'failed' | 'nothing-to-do';
+  mode: 'gateway' | 'meta';
+  environment: string;
+  environmentUrl?: string;
+  record?: string;
+  project: string;
+  ref: string;
+  sha: string;
+  jobUrl?: string;
+  startedAt: string;
+  finishedAt: string;
+  timingsMs: Record<string, number>;
+  totals: { functions: number; failed: number; bytesUploaded: number };
+  functions: FunctionReport[];
+  errors: string[];
+}

@@ -1,0 +1,70 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { formatTable } from '../log/logger.js';
+import { redactor } from '../log/redact.js';
+import type { RunReport } from './types.js';
+
+export const REPORT_FILES = { env: 'gestalt-deploy.env', json: 'gestalt-deploy.json', annotations: 'gestalt-annotations.json', plan: 'gestalt-plan.json' } as const;
+
+/**
+ * The environment URL GitLab shows: the first function (by name) that has one, so the choice never
+ * depends on which request finished first.
+ */
+export function environmentUrl(report: Pick<RunReport, 'functions'>): string | undefined {
+  return [...report.functions].sort((a, b) => a.name.localeCompare(b.name)).find((f) => f.url)?.url;
+}
+
+function dotenv(report: RunReport): string {
+  const values: Record<string, string | undefined> = {
+    GESTALT_ENVIRONMENT_URL: report.environmentUrl ?? '',
+    GESTALT_DEPLOY_STATUS: report.status,
+    GESTALT_DEPLOY_MODE: report.mode,
+    GESTALT_FUNCTION_COUNT: String(report.functions.filter((f) => !f.error).length),
+    GESTALT_DEPLOYMENT_RECORD: report.record,
+  };
+  // dotenv reports take one KEY=value per line, no quoting; a newline would break the file.
+  return Object.entries(values)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${(v ?? '').replace(/[\r\n]+/g, ' ')}`)
+    .join('\n')
+    .concat('\n');
+}
+
+function annotations(report: RunReport): object {
+  const links = report.functions
+    .filter((f) => f.url && !f.error)
+    .map((f) => ({ external_link: { label: f.name, url: f.url as string } }));
+  return { gestalt_endpoints: links };
+}
+
+/** Writes the three report files; every string goes through the redactor first. */
+export async function writeReports(dir: string, report: RunReport): Promise<void> {
+  const safe = redactor.redactDeep(report);
+  const json = `${JSON.stringify(safe, null, 2)}\n`;
+  // A plan must not overwrite the last deploy's report when both run in one working directory.
+  if (report.command === 'plan') return writeFile(join(dir, REPORT_FILES.plan), json);
+  const writes = [writeFile(join(dir, REPORT_FILES.json), json)];
+  {
+    writes.push(writeFile(join(dir, REPORT_FILES.env), redactor.redact(dotenv(safe))));
+    writes.push(writeFile(join(dir, REPORT_FILES.annotations), `${JSON.stringify(annotations(safe), null, 2)}\n`));
+  }
+  await Promise.all(writes);
+}
+
+export function summaryTable(report: RunReport): string {
+  const rows = report.functions.map((f) => [
+    f.name,
+    f.error ? 'FAILED' : f.action,
+    f.endpoint ?? '',
+    f.upload ? `${f.upload}${f.bytesUploaded ? ` ${formatBytes(f.bytesUploaded)}` : ''}` : '',
+    f.error ? f.error : (f.url ?? ''),
+  ]);
+  const last = report.command === 'stop' ? 'result' : 'url / error';
+  return formatTable(['function', 'action', 'endpoint', 'package', last], rows);
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}

@@ -1,0 +1,89 @@
+import { createReadStream } from 'node:fs';
+import { GetObjectCommand, HeadObjectCommand, PutObjectAclCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { AwsSettings, StorageSettings } from '../config/types.js';
+import { s3Uri } from './client.js';
+import { isNotFound, s3Failure } from './errors.js';
+
+const PART_SIZE = 8 * 1024 * 1024;
+
+/** Content-addressed: the same bytes always land on the same key, so nothing is uploaded twice. */
+export function packageKey(storage: StorageSettings, sha256: string, file: string): string {
+  return `${storage.prefix}/packages/${sha256}/${file}`;
+}
+
+export type PackageState = 'present' | 'absent';
+
+export class PackageStore {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly storage: StorageSettings,
+    private readonly aws: AwsSettings,
+  ) {}
+
+  async state(key: string, size: number): Promise<PackageState> {
+    try {
+      const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.storage.bucket, Key: key }));
+      // A size mismatch means an interrupted or foreign write under our key: upload again.
+      return head.ContentLength === size ? 'present' : 'absent';
+    } catch (err) {
+      if (isNotFound(err)) return 'absent';
+      throw s3Failure('HeadObject', s3Uri(this.storage.bucket, key), err);
+    }
+  }
+
+  /** Streams the file; lib-storage switches to multipart above one part, never buffering the whole file. */
+  async upload(key: string, path: string, sha256: string): Promise<void> {
+    const upload = new Upload({
+      client: this.s3,
+      partSize: PART_SIZE,
+      queueSize: 4,
+      leavePartsOnError: false,
+      params: {
+        Bucket: this.storage.bucket,
+        Key: key,
+        Body: createReadStream(path),
+        ContentType: key.endsWith('.zip') ? 'application/zip' : 'application/octet-stream',
+        Metadata: { sha256 },
+        ACL: this.storage.access === 'public' ? 'public-read' : undefined,
+      },
+    });
+    try {
+      await upload.done();
+    } catch (err) {
+      throw s3Failure('PutObject', s3Uri(this.storage.bucket, key), err);
+    }
+  }
+
+  /** An object uploaded earlier under another access mode still needs the public ACL. */
+  async makePublic(key: string): Promise<void> {
+    try {
+      await this.s3.send(new PutObjectAclCommand({ Bucket: this.storage.bucket, Key: key, ACL: 'public-read' }));
+    } catch (err) {
+      throw s3Failure('PutObjectAcl', s3Uri(this.storage.bucket, key), err);
+    }
+  }
+
+  /** The URL Gestalt fetches the package from, by GESTALT_PACKAGE_ACCESS. */
+  async url(key: string): Promise<string> {
+    if (this.storage.access === 'presigned') {
+      return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.storage.bucket, Key: key }), { expiresIn: this.storage.presignSeconds });
+    }
+    return objectUrl(this.aws, this.storage, key);
+  }
+}
+
+/** Plain object URL, honouring a custom endpoint and path-style addressing. */
+export function objectUrl(aws: AwsSettings, storage: StorageSettings, key: string): string {
+  const path = key.split('/').map(encodeURIComponent).join('/');
+  if (aws.s3Endpoint) {
+    const endpoint = new URL(aws.s3Endpoint);
+    const base = endpoint.pathname.replace(/\/+$/, '');
+    if (storage.forcePathStyle) return `${endpoint.origin}${base}/${storage.bucket}/${path}`;
+    return `${endpoint.protocol}//${storage.bucket}.${endpoint.host}${base}/${path}`;
+  }
+  const host = aws.region === 'us-east-1' ? 's3.amazonaws.com' : `s3.${aws.region}.amazonaws.com`;
+  if (storage.forcePathStyle || storage.bucket.includes('.')) return `https://${host}/${storage.bucket}/${path}`;
+  return `https://${storage.bucket}.${host}/${path}`;
+}

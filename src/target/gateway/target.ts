@@ -1,0 +1,111 @@
+import type { Config, GatewaySettings } from '../../config/types.js';
+import { RemoteError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+import { NetworkError, type HttpClient, type HttpResponse } from '../../net/http.js';
+import type { DeploymentRecord, RecordedFunction } from '../../record/types.js';
+import type { DeployRequest, DeployResult, GestaltTarget, Placement, PlanResult, RemoveResult } from '../types.js';
+import { explainLog, parseDeployAnswer, parseStopAnswer } from './answer.js';
+
+/** The original protocol: one JSON POST per package to the deployment lambda at CI_URL. */
+export class GatewayTarget implements GestaltTarget {
+  readonly mode = 'gateway' as const;
+  readonly label: string;
+  private placement: Placement | undefined;
+
+  constructor(
+    private readonly settings: GatewaySettings,
+    private readonly config: Config,
+    private readonly http: HttpClient,
+    private readonly log: Logger,
+  ) {
+    this.label = `deployment lambda at ${settings.url}`;
+  }
+
+  async prepare(placement: Placement | undefined): Promise<void> {
+    this.placement = placement;
+  }
+
+  async plan(req: DeployRequest): Promise<PlanResult> {
+    // The lambda cannot be asked without acting; the record says whether this environment has it.
+    return { action: req.previous ? 'update' : 'create', endpoint: 'unknown' };
+  }
+
+  async deploy(req: DeployRequest): Promise<DeployResult> {
+    const job = this.config.job;
+    const payload = {
+      file: req.fn.file,
+      runtime: req.fn.runtime,
+      api: this.placement?.api ?? '',
+      env_id: this.placement?.environmentId ?? '',
+      project: job.projectName,
+      project_path: job.projectPath,
+      git_env: job.environment,
+      lambda_url: req.packageUrl,
+      git_ref: job.ref,
+      git_sha: job.sha,
+    };
+    const res = await this.post(payload, req.fn.name);
+    const answer = parseDeployAnswer(res.text);
+    if (!answer.ok) throw new RemoteError(`The deployment lambda (CI_URL) failed for ${req.fn.file}: it ${answer.reason}.`);
+    const url = answer.value.external_url;
+    const usable = url && /^https?:\/\/[^/]/.test(url) && !url.startsWith('undefined') ? url : undefined;
+    if (url && !usable) this.log.warn(`The deployment lambda returned external_url '${url}' for ${req.fn.file}; set API_GATEWAY_URL on the deployment lambda to get a usable URL.`);
+    return {
+      action: /created/.test(answer.value.lambda) ? 'created' : 'updated',
+      endpoint: answer.value.api_endpoint === 'created' ? 'created' : 'existing',
+      url: usable,
+    };
+  }
+
+  async remove(fn: RecordedFunction, record: DeploymentRecord): Promise<RemoveResult> {
+    const payload = {
+      action: 'stop',
+      file: fn.file,
+      runtime: fn.runtime,
+      api: record.api ?? '',
+      env_id: record.environmentId ?? '',
+      project: record.project.name,
+      project_path: record.project.path,
+      git_env: record.environment,
+      git_ref: record.ref,
+      git_sha: record.sha,
+    };
+    const res = await this.post(payload, fn.name);
+    const answer = parseStopAnswer(res.text);
+    if (!answer.ok) throw new RemoteError(`The deployment lambda (CI_URL) failed to stop ${fn.file}: it ${answer.reason}.`);
+    return { outcome: answer.value.removed ? 'removed' : 'absent', endpoints: answer.value.endpoints };
+  }
+
+  async discover(): Promise<RecordedFunction[]> {
+    return [];
+  }
+
+  async probe(): Promise<string> {
+    // HEAD never runs a deploy; any HTTP answer proves the URL is reachable from the runner.
+    const res = await this.http.request({ method: 'HEAD', url: this.settings.url, headers: this.authHeader(), retry: false });
+    return `CI_URL answered HTTP ${res.status}`;
+  }
+
+  private authHeader(): Record<string, string> {
+    const auth = this.settings.auth;
+    return auth ? { authorization: `Basic ${Buffer.from(`${auth.key}:${auth.secret}`).toString('base64')}` } : {};
+  }
+
+  private async post(payload: object, name: string): Promise<HttpResponse> {
+    let res: HttpResponse;
+    try {
+      res = await this.http.request({ method: 'POST', url: this.settings.url, json: payload, headers: this.authHeader() });
+    } catch (err) {
+      if (err instanceof NetworkError) throw new RemoteError(`Could not reach the deployment lambda at CI_URL for ${name}: ${err.message}; check CI_URL and that the runner can reach it.`, { cause: err });
+      throw err;
+    }
+    if (res.status === 401 || res.status === 403) {
+      throw new RemoteError(`The deployment lambda (CI_URL) answered HTTP ${res.status} for ${name}: ${this.settings.auth ? 'GF_API_KEY/GF_API_SECRET were refused; check the key pair' : 'it needs credentials; set GF_API_KEY and GF_API_SECRET'}.`);
+    }
+    if (res.status === 404) throw new RemoteError(`The deployment lambda (CI_URL) answered HTTP 404 for ${name}: check CI_URL is the lambda's endpoint URL.`);
+    if (res.status < 200 || res.status >= 300) {
+      throw new RemoteError(`The deployment lambda (CI_URL) answered HTTP ${res.status} for ${name}${res.status >= 500 || res.status === 429 ? ' after retries' : ''}: ${explainLog(res.text)}.`);
+    }
+    return res;
+  }
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Integration files each start their own servers on free ports; two workers fit the 2-core machine.
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
