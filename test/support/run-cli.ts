@@ -1,0 +1,227 @@
+// Runs the built bundle the way a GitLab job does: a fresh Node process, only the job's variables in its
+// environment, the project dir as cwd, reports read back from that dir.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const CLI_PATH: string = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/gestalt-deploy.js');
+
+// Tests assert on report fields directly (files.json.functions[0].name); `unknown` would force a cast at every use.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+export interface CliFiles {
+  /** gestalt-deploy.env as text. */
+  env?: string;
+  /** gestalt-deploy.json, parsed. */
+  json?: Json;
+  /** gestalt-annotations.json, parsed. */
+  annotations?: Json;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  output: string;
+  /** Reports this run created or rewrote in cwd (a report left over from an earlier run in the same dir is not returned). */
+  files: CliFiles;
+}
+
+export interface RunCliOptions {
+  env: Record<string, string | undefined>;
+  cwd: string;
+  timeoutMs?: number;
+  /** Script to run instead of the bundle (the harness's own tests). */
+  script?: string;
+}
+
+const REPORTS = {
+  env: 'gestalt-deploy.env',
+  json: 'gestalt-deploy.json',
+  annotations: 'gestalt-annotations.json',
+} as const;
+
+type Stamp = { mtimeMs: number; size: number; ino: number } | undefined;
+
+async function stamp(path: string): Promise<Stamp> {
+  try {
+    const s = await stat(path);
+    return { mtimeMs: s.mtimeMs, size: s.size, ino: s.ino };
+  } catch {
+    return undefined;
+  }
+}
+
+const sameStamp = (a: Stamp, b: Stamp) =>
+  a !== undefined && b !== undefined && a.mtimeMs === b.mtimeMs && a.size === b.size && a.ino === b.ino;
+
+export async function runCli(args: string[], opts: RunCliOptions): Promise<CliResult> {
+  const script = opts.script ?? CLI_PATH;
+  if (!existsSync(script)) {
+    throw new Error(`${script} does not exist: run \`npm run build\` before the integration tests`);
+  }
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v;
+
+  const before = new Map<string, Stamp>();
+  for (const name of Object.values(REPORTS)) before.set(name, await stamp(join(opts.cwd, name)));
+
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd: opts.cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let output = '';
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (s: string) => {
+    stdout += s;
+    output += s;
+  });
+  child.stderr.on('data', (s: string) => {
+    stderr += s;
+    output += s;
+  });
+
+  const code = await new Promise<number>((resolvePromise, reject) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    // 'close' rather than 'exit': it waits for both pipes to drain, so no output is lost.
+    child.once('close', (exitCode, signal) => {
+      clearTimeout(timer);
+      if (timedOut) {
+        reject(
+          new Error(
+            `gestalt-deploy ${args.join(' ')} did not finish within ${timeoutMs} ms and was killed.\n` +
+              `--- output so far ---\n${output}`,
+          ),
+        );
+        return;
+      }
+      if (exitCode === null) {
+        reject(new Error(`gestalt-deploy ${args.join(' ')} was killed by ${signal}.\n--- output ---\n${output}`));
+        return;
+      }
+      resolvePromise(exitCode);
+    });
+  });
+
+  const files: CliFiles = {};
+  for (const [field, name] of Object.entries(REPORTS) as [keyof CliFiles, string][]) {
+    const path = join(opts.cwd, name);
+    const after = await stamp(path);
+    if (after === undefined || sameStamp(before.get(name), after)) continue;
+    const text = await readFile(path, 'utf8');
+    if (field === 'env') {
+      files.env = text;
+      continue;
+    }
+    try {
+      files[field] = JSON.parse(text);
+    } catch (err) {
+      // A half-written or malformed report is a product bug; surface it rather than hand back undefined.
+      throw new Error(`${name} written by this run is not valid JSON (${String(err)}):\n${text}\n--- output ---\n${output}`);
+    }
+  }
+
+  return { code, stdout, stderr, output, files };
+}
+
+/** A 40-hex commit SHA that stays the same across runs, so expected names and keys can be written down. */
+export const JOB_COMMIT_SHA = '3f786850e387550fdab836ed7e6dc881de23001b';
+
+export function jobEnv(overrides: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string | undefined> = {
+    // Only what a job would have that is not GitLab's: the rest of this process's environment (AWS_*,
+    // NODE_OPTIONS, VITEST_*) must not reach the CLI.
+    HOME: process.env.HOME,
+    PATH: process.env.PATH,
+    CI: 'true',
+    GITLAB_CI: 'true',
+    CI_PROJECT_NAME: 'lambdas',
+    CI_PROJECT_PATH: 'acme/lambdas',
+    CI_PROJECT_NAMESPACE: 'acme',
+    CI_PROJECT_ID: '42',
+    CI_PROJECT_URL: 'https://gitlab.example.com/acme/lambdas',
+    CI_DEFAULT_BRANCH: 'main',
+    CI_COMMIT_REF_SLUG: 'main',
+    CI_COMMIT_REF_NAME: 'main',
+    CI_COMMIT_BRANCH: 'main',
+    CI_COMMIT_SHA: JOB_COMMIT_SHA,
+    CI_COMMIT_SHORT_SHA: JOB_COMMIT_SHA.slice(0, 8),
+    CI_ENVIRONMENT_NAME: 'review/main',
+    CI_ENVIRONMENT_SLUG: 'review-main-abc123',
+    CI_PIPELINE_ID: '1001',
+    CI_PIPELINE_SOURCE: 'push',
+    CI_JOB_ID: '2002',
+    CI_JOB_NAME: 'deploy_review',
+    CI_JOB_URL: 'https://gitlab.example.com/acme/lambdas/-/jobs/2002',
+    CI_SERVER_URL: 'https://gitlab.example.com',
+    CI_API_V4_URL: 'https://gitlab.example.com/api/v4',
+  };
+  for (const [k, v] of Object.entries(overrides)) env[k] = v;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+export async function makeProject(files: Record<string, string | Buffer>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'gestalt-deploy-test-'));
+  for (const [rel, content] of Object.entries(files)) {
+    const path = resolve(dir, rel);
+    if (!path.startsWith(dir + '/')) throw new Error(`makeProject: ${rel} escapes the project dir`);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, content);
+  }
+  return dir;
+}
+
+const MIN_SECRET_LENGTH = 6;
+
+/**
+ * Throws when any secret occurs in any haystack, raw or URL-encoded. The message names the secret by index and
+ * first 4 characters and shows the place with every secret masked: a failing test must not leak it further.
+ */
+export function assertNoSecrets(haystacks: (string | undefined)[], secrets: (string | undefined)[]): void {
+  const checked = secrets
+    .map((s, index) => ({ s, index }))
+    .filter((x): x is { s: string; index: number } => typeof x.s === 'string' && x.s.length >= MIN_SECRET_LENGTH);
+  const forms = (s: string) => [...new Set([s, encodeURIComponent(s)])];
+  const mask = (text: string) => {
+    let out = text;
+    // Longest first, so a secret containing another is masked whole.
+    for (const { s, index } of [...checked].sort((a, b) => b.s.length - a.s.length)) {
+      for (const f of forms(s)) out = out.split(f).join(`[secret #${index}]`);
+    }
+    return out;
+  };
+
+  const found: string[] = [];
+  haystacks.forEach((hay, h) => {
+    if (!hay) return;
+    for (const { s, index } of checked) {
+      const form = forms(s).find((f) => hay.includes(f));
+      if (form === undefined) continue;
+      const encoded = form === s ? '' : ' (URL-encoded)';
+      const masked = mask(hay);
+      const at = masked.indexOf(`[secret #${index}]`);
+      const context = masked.slice(Math.max(0, at - 60), at + 80).replace(/\s+/g, ' ');
+      found.push(`secret #${index} (${s.slice(0, 4)}…, ${s.length} chars)${encoded} appears in haystack #${h}: …${context}…`);
+    }
+  });
+  if (found.length > 0) throw new Error(`secret leaked:\n  ${found.join('\n  ')}`);
+}
