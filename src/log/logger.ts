@@ -42,7 +42,7 @@ export function createLogger(options: LoggerOptions): Logger {
       try {
         return await body();
       } finally {
-        if (options.gitlab) write(`${ESC}section_end:${now()}:${name}\r${ESC}`);
+        if (options.gitlab) write(`${ESC}section_end:${now()}:${name}\r${ESC}\n`);
       }
     },
   };

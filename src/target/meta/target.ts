@@ -37,12 +37,18 @@ export class MetaTarget implements GestaltTarget {
     if (!placement?.environmentId) return;
     const envPath = `/environments/${placement.environmentId}`;
     const needApi = purpose !== 'stop';
-    // The environment GET proves org and environment at once; lists don't check their parent, so they run alongside.
-    const [, apis, lambdas] = await Promise.all([
-      this.meta.get(envPath).catch((err) => this.explainEnvironment(err, placement.environmentId)),
-      needApi ? this.meta.list(`${envPath}/apis`).catch((err) => Promise.reject(metaFailure(`list the APIs of environment ${placement.environmentId}`, err, this.settings.org))) : Promise.resolve([]),
-      this.meta.list(`${envPath}/lambdas`).catch((err) => Promise.reject(metaFailure(`list the lambdas of environment ${placement.environmentId}`, err, this.settings.org))),
+    // The environment GET proves org and environment at once; lists don't check their parent, so they run
+    // alongside. Its failure is explained first: an unknown org makes every call answer 401.
+    const [envRead, apiList, lambdaList] = await Promise.allSettled([
+      this.meta.get(envPath),
+      needApi ? this.meta.list(`${envPath}/apis`) : Promise.resolve([]),
+      this.meta.list(`${envPath}/lambdas`),
     ]);
+    if (envRead.status === 'rejected') await this.explainEnvironment(envRead.reason, placement.environmentId);
+    if (apiList.status === 'rejected') throw metaFailure(`list the APIs of environment ${placement.environmentId}`, apiList.reason, this.settings.org);
+    if (lambdaList.status === 'rejected') throw metaFailure(`list the lambdas of environment ${placement.environmentId}`, lambdaList.reason, this.settings.org);
+    const apis = apiList.value;
+    const lambdas = lambdaList.value;
     const snapshot: Snapshot = { env: placement, lambdas: groupBy(lambdas, (l) => l.name), endpointsByLambda: new Map() };
     if (needApi) {
       snapshot.api = apis.find((a) => a.name === placement.api);
