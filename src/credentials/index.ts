@@ -1,7 +1,6 @@
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import type { AwsSettings } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import { redactor } from '../log/redact.js';
 import type { RetryPolicy } from '../net/retry.js';
 import { assumeChain, assumeWithWebIdentity } from './sts.js';
 
@@ -30,13 +29,8 @@ export async function resolveCredentials(aws: AwsSettings, retry: RetryPolicy, l
     return { source: 'default-chain' };
   }
   if (aws.roleChain.length > 0 && identity.credentials && typeof identity.credentials !== 'function') {
-    const chained = await assumeChain(aws, identity.credentials, retry, log);
+    const chained = await assumeChain(aws, { credentials: identity.credentials, assumedArn: identity.roleArn ?? 'the static AWS keys' }, retry, log);
     identity = { credentials: chained.credentials, source: identity.source, roleArn: chained.assumedArn, expiration: chained.credentials.expiration };
   }
   return identity;
-}
-
-export function registerCredentialSecrets(creds: AwsCredentialIdentity): void {
-  redactor.add(creds.secretAccessKey);
-  redactor.add(creds.sessionToken);
 }

@@ -65,8 +65,8 @@ export async function assumeWithWebIdentity(aws: AwsSettings, retry: RetryPolicy
 }
 
 /** AWS_ROLE_CHAIN: each role is assumed with the previous one's credentials (hub account → target account). */
-export async function assumeChain(aws: AwsSettings, start: AwsCredentialIdentity, retry: RetryPolicy, log: Logger): Promise<Issued> {
-  let current: Issued = { credentials: start, assumedArn: aws.roleArn ?? 'static keys' };
+export async function assumeChain(aws: AwsSettings, start: Issued, retry: RetryPolicy, log: Logger): Promise<Issued> {
+  let current = start;
   for (const roleArn of aws.roleChain) {
     const client = stsClient(aws, current.credentials);
     try {
