@@ -289,3 +289,23 @@ describe('meta mode: plan and per-function configuration', () => {
     await rm(join(dir, 'fns.yml'));
   });
 });
+
+describe('meta mode: round trips', () => {
+  it('20 functions with 50 ms per request: ≤ 4 lookups + 40 writes, in parallel', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `fn${String(i).padStart(2, '0')}.zip`);
+    const dir = await projectWithPackages(names);
+    meta.setLatency(50);
+    const started = performance.now();
+    const r = await run(['deploy'], metaEnv(dir), dir);
+    const elapsed = performance.now() - started;
+    expect(r.code, r.output).toBe(0);
+    const reads = meta.requests.filter((q) => !isWrite(q));
+    const writes = meta.requests.filter(isWrite);
+    expect(reads.length).toBeLessThanOrEqual(4);
+    expect(writes).toHaveLength(40);
+    expect(meta.lambdas()).toHaveLength(20);
+    const serialMs = meta.requests.length * 50;
+    // Printed, not asserted: the time budget lives in `npm run bench`.
+    console.log(`[meta 20 functions] ${reads.length} lookups + ${writes.length} writes in ${Math.round(elapsed)} ms (whole run); one after another the Meta calls alone would take ≥ ${serialMs} ms`);
+  });
+});

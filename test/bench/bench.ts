@@ -1,0 +1,151 @@
+// npm run bench: the performance budgets, measured against the real bundle and the local stand-ins.
+// Prints a table, writes bench-results.json, and exits 1 when a budget is exceeded.
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { startMetaEmulator } from '../support/meta-emulator.js';
+import { startGatewayFake } from '../support/gateway-fake.js';
+import { startS3 } from '../support/s3-server.js';
+import { jobEnv, makeProject, runCli, type CliResult } from '../support/run-cli.js';
+
+const root = process.env.GESTALT_REPO_ROOT ?? process.cwd();
+const script = join(root, 'dist/gestalt-deploy.js');
+const LATENCY_MS = 50;
+const FUNCTIONS = 20;
+
+interface Row {
+  scenario: string;
+  ms: number;
+  detail: string;
+  budget: string;
+  ok: boolean;
+  metrics: Record<string, number>;
+}
+const rows: Row[] = [];
+
+function record(scenario: string, ms: number, detail: string, budget: string, ok: boolean, metrics: Record<string, number>): void {
+  rows.push({ scenario, ms: Math.round(ms), detail, budget, ok, metrics });
+}
+
+/** Runs the CLI and samples its peak resident memory from /proc while it runs. */
+async function timedRun(args: string[], env: Record<string, string | undefined>, cwd: string): Promise<{ r: CliResult; ms: number; peakRssMb: number }> {
+  let peak = 0;
+  const started = performance.now();
+  const watcher = setInterval(async () => {
+    for (const pid of await runnerPids()) {
+      const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+      const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+      if (hwm > peak) peak = hwm;
+    }
+  }, 25);
+  const r = await runCli(args, { env, cwd, script });
+  const ms = performance.now() - started;
+  clearInterval(watcher);
+  if (r.code !== 0) throw new Error(`${args.join(' ')} failed (${r.code}):\n${r.output}`);
+  return { r, ms, peakRssMb: Math.round(peak) };
+}
+
+/** Our children running the bundle (moto, also our child, holds the uploaded bytes and must not count). */
+async function runnerPids(): Promise<number[]> {
+  const out = await readFile(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').catch(() => '');
+  const pids = out.split(/\s+/).filter(Boolean).map(Number);
+  const cmdlines = await Promise.all(pids.map((pid) => readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')));
+  return pids.filter((_, i) => cmdlines[i]?.includes('gestalt-deploy.js'));
+}
+
+async function packages(n: number, size = 2048): Promise<string> {
+  const files: Record<string, Buffer> = {};
+  for (let i = 0; i < n; i++) files[`dist/fn${String(i).padStart(2, '0')}.zip`] = randomBytes(size);
+  return makeProject(files);
+}
+
+async function main(): Promise<void> {
+  const s3 = await startS3();
+  const meta = await startMetaEmulator({ apiKeys: { key: 'bench-secret' }, gatewayUrl: 'https://gw.bench.test' });
+  const gw = await startGatewayFake();
+  try {
+    const envId = meta.seedEnvironment();
+    meta.seedApi(envId, { name: 'dev1' });
+    const providerId = meta.seedLambdaProvider();
+    const base = (bucket: string, dir: string) =>
+      jobEnv({
+        CI_PROJECT_DIR: dir,
+        S3_BUCKET_NAME: bucket,
+        AWS_ENDPOINT_URL_S3: s3.endpoint,
+        S3_FORCE_PATH_STYLE: 'true',
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'bench',
+        AWS_SECRET_ACCESS_KEY: 'bench-secret-key',
+        LAMBDA_ARTIFACTS: 'dist/*.zip',
+        LAMBDA_RUNTIME: 'nodejs',
+        LAMBDA_API: 'dev1',
+        LAMBDA_ENVIRONMENT_ID: envId,
+      });
+
+    // 1. Meta mode, first deploy of 20 functions with 50 ms per Meta request.
+    await s3.createBucket('bench-meta');
+    const dir = await packages(FUNCTIONS);
+    const metaEnv = { ...base('bench-meta', dir), GESTALT_META_URL: meta.url, GESTALT_ORG: 'root', GESTALT_LAMBDA_PROVIDER_ID: providerId, GF_API_KEY: 'key', GF_API_SECRET: 'bench-secret' };
+    meta.setLatency(LATENCY_MS);
+    meta.clearRequests();
+    const first = await timedRun(['deploy'], metaEnv, dir);
+    const lookups = meta.requests.filter((q) => q.method === 'GET').length;
+    const writes = meta.requests.length - lookups;
+    const serial = meta.requests.length * LATENCY_MS;
+    const metaMs = first.r.files.json.timingsMs.lookup + first.r.files.json.timingsMs.deploy;
+    record('meta: first deploy, 20 functions', first.ms, `${lookups} lookups + ${writes} writes; Meta phases ${metaMs} ms vs ≥ ${serial} ms one after another`, '≤ 4 lookups, 40 writes, Meta phases ≤ 40% of serial', lookups <= 4 && writes === 40 && metaMs <= serial * 0.4, { lookups, writes, metaPhasesMs: metaMs, serialMs: serial, peakRssMb: first.peakRssMb });
+
+    // 2. The same deploy again: nothing changed, so nothing may be written.
+    meta.clearRequests();
+    const again = await timedRun(['deploy'], metaEnv, dir);
+    const againWrites = meta.requests.filter((q) => q.method !== 'GET').length;
+    record('meta: unchanged redeploy, 20 functions', again.ms, `${againWrites} writes, ${again.r.files.json.totals.bytesUploaded} bytes uploaded`, '0 writes, 0 bytes', againWrites === 0 && again.r.files.json.totals.bytesUploaded === 0, { writes: againWrites, bytesUploaded: again.r.files.json.totals.bytesUploaded });
+    meta.setLatency(0);
+
+    // 3. Gateway mode, 20 functions, the deployment lambda taking 50 ms per call.
+    await s3.createBucket('bench-gw');
+    const gdir = await packages(FUNCTIONS);
+    gw.setDelay(LATENCY_MS);
+    const gwRun = await timedRun(['deploy'], { ...base('bench-gw', gdir), CI_URL: gw.url }, gdir);
+    const gwDeployMs = gwRun.r.files.json.timingsMs.deploy;
+    record('gateway: first deploy, 20 functions', gwRun.ms, `${gw.requests.length} POSTs, at most ${gw.maxInFlight} at once; deploy phase ${gwDeployMs} ms vs ≥ ${FUNCTIONS * LATENCY_MS} ms serial`, 'deploy phase ≤ 40% of serial', gwDeployMs <= FUNCTIONS * LATENCY_MS * 0.4, { posts: gw.requests.length, maxInFlight: gw.maxInFlight, deployPhaseMs: gwDeployMs, peakRssMb: gwRun.peakRssMb });
+
+    // 4. A 128 MiB package: streamed multipart, memory stays flat.
+    await s3.createBucket('bench-big');
+    const big = await makeProject({ 'dist/big.zip': randomBytes(128 * 1024 * 1024) });
+    const bigRun = await timedRun(['deploy'], { ...base('bench-big', big), CI_URL: gw.url }, big);
+    const mbps = 128 / (bigRun.r.files.json.timingsMs.upload / 1000);
+    // Streaming means the package's size barely shows in memory: a 128 MiB file held whole would add ≥ 128 MB.
+    const extra = bigRun.peakRssMb - gwRun.peakRssMb;
+    record('upload: one 128 MiB package', bigRun.ms, `${mbps.toFixed(0)} MiB/s to the local S3, peak RSS ${bigRun.peakRssMb} MB (${extra} MB above 20 small packages)`, 'peak RSS ≤ small-package run + 96 MB', gwRun.peakRssMb > 0 && extra <= 96, { uploadMs: bigRun.r.files.json.timingsMs.upload, peakRssMb: bigRun.peakRssMb, extraRssMb: extra });
+
+    // 5. Baseline: the original approach, `aws s3 cp` + `curl` per file, one after another (informational).
+    const baseline = await originalScript(gdir, gw.url, s3.endpoint);
+    if (baseline !== undefined) record('baseline: original bash (aws s3 cp + curl per file)', baseline, `${FUNCTIONS} files, one after another; gestalt-deploy took ${Math.round(gwRun.ms)} ms`, 'informational', true, { ms: Math.round(baseline) });
+  } finally {
+    await gw.close();
+    await meta.close();
+    await s3.close();
+  }
+
+  const width = Math.max(...rows.map((r) => r.scenario.length));
+  console.log(`\n${'scenario'.padEnd(width)}  ${'ms'.padStart(6)}  ok    detail`);
+  for (const r of rows) console.log(`${r.scenario.padEnd(width)}  ${String(r.ms).padStart(6)}  ${r.ok ? 'yes' : 'NO '}   ${r.detail}  [budget: ${r.budget}]`);
+  await writeFile(join(root, 'bench-results.json'), `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rows }, null, 2)}\n`);
+  console.log('\nwritten: bench-results.json');
+  if (rows.some((r) => !r.ok)) process.exitCode = 1;
+}
+
+async function originalScript(dir: string, ciUrl: string, endpoint: string): Promise<number | undefined> {
+  const run = promisify(execFile);
+  const aws = await run('bash', ['-c', 'command -v aws']).then((o) => o.stdout.trim(), () => '');
+  if (!aws) return undefined;
+  const body = `for f in dist/*.zip; do aws --endpoint-url ${endpoint} s3 cp "$f" s3://bench-gw/lambdas/ >/dev/null || exit 1; curl -s -X POST -H 'Content-Type: application/json' -d "{\\"file\\":\\"$f\\",\\"runtime\\":\\"nodejs\\",\\"api\\":\\"dev1\\",\\"env_id\\":\\"x\\",\\"project\\":\\"lambdas\\",\\"project_path\\":\\"acme/lambdas\\",\\"git_env\\":\\"review/main\\",\\"lambda_url\\":\\"u\\",\\"git_ref\\":\\"main\\",\\"git_sha\\":\\"0\\"}" ${ciUrl} >/dev/null || exit 1; done`;
+  const started = performance.now();
+  await run('bash', ['-c', body], { cwd: dir, env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench-secret-key', AWS_DEFAULT_REGION: 'us-east-1' } });
+  return performance.now() - started;
+}
+
+await main();
