@@ -239,6 +239,32 @@ describe('packages in S3', () => {
     expect(acl.Grants?.some((g) => g.Grantee?.URI?.endsWith('/global/AllUsers') && g.Permission === 'READ')).toBe(true);
   });
 
+  it('public on a bucket with ACLs disabled fails with a clear sentence, and nothing is deployed', async () => {
+    // moto accepts ACLs even on BucketOwnerEnforced buckets, so this endpoint answers as real S3 does.
+    const { createServer } = await import('node:http');
+    const server = createServer((req, res) => {
+      if (req.method === 'HEAD') return void res.writeHead(404).end();
+      if (req.method === 'GET') return void res.writeHead(404, { 'content-type': 'application/xml' }).end('<Error><Code>NoSuchKey</Code><Message>no</Message></Error>');
+      if (req.method === 'PUT' && req.headers['x-amz-acl']) {
+        res.writeHead(400, { 'content-type': 'application/xml' });
+        return void res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessControlListNotSupported</Code><Message>The bucket does not allow ACLs</Message><RequestId>1</RequestId></Error>');
+      }
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const gw = await gateway();
+      const dir = await projectWithPackages(['pub.zip']);
+      const r = await run(['deploy'], gatewayEnv('owner-enforced', gw, dir, { GESTALT_PACKAGE_ACCESS: 'public', AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}` }), dir);
+      expect(r.code).toBe(1);
+      expect(r.output).toMatch(/S3 PutObject s3:\/\/owner-enforced\/.*pub\.zip failed: the bucket has ACLs disabled .* GESTALT_PACKAGE_ACCESS=public cannot work/);
+      expect(gw.requests).toHaveLength(0);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('a missing bucket fails with one sentence naming S3_BUCKET_NAME', async () => {
     const gw = await gateway();
     const dir = await projectWithPackages(['x.zip']);
