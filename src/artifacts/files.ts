@@ -36,7 +36,7 @@ export async function matchFiles(patterns: string[], projectDir: string, source:
         continue;
       }
       const inside = relative(root, real);
-      if (inside.startsWith('..') || isAbsolute(inside) || inside.split(sep)[0] === '..') {
+      if (isAbsolute(inside) || inside.split(sep)[0] === '..') {
         problems.push({ variable: source, message: `'${relPath}' is a symlink to ${real}, outside the project dir; copy the package into the project instead.` });
         continue;
       }

@@ -99,8 +99,14 @@ export function readConfig(command: Command, env: Record<string, string | undefi
 }
 
 function registerSecrets(env: Record<string, string | undefined>): void {
-  for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'GF_API_SECRET', 'GESTALT_ID_TOKEN', 'GESTALT_TOKEN']) redactor.add(env[name]);
-  if (env.GF_API_KEY && env.GF_API_SECRET) redactor.add(Buffer.from(`${env.GF_API_KEY}:${env.GF_API_SECRET}`).toString('base64'));
+  // Both forms: the raw value (as it may be echoed) and the trimmed one the runner actually uses.
+  for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'GF_API_SECRET', 'GESTALT_ID_TOKEN', 'GESTALT_TOKEN']) {
+    redactor.add(env[name]);
+    redactor.add(env[name]?.trim());
+  }
+  const key = env.GF_API_KEY?.trim();
+  const secret = env.GF_API_SECRET?.trim();
+  if (key && secret) redactor.add(Buffer.from(`${key}:${secret}`).toString('base64'));
 }
 
 function readJob(c: Checker, command: Command, cwd: string): JobContext {

@@ -27,7 +27,7 @@ export function parseFunctionsFile(text: string, fileName: string, env: Record<s
   const add = (node: Node | null | undefined, message: string) => problems.push({ variable: at(node), message });
 
   for (const err of doc.errors) {
-    problems.push({ variable: `${fileName}:${err.linePos?.[0]?.line ?? 1}`, message: `YAML syntax: ${err.message.split('\n')[0]}` });
+    problems.push({ variable: `${fileName}:${lines.linePos(err.pos[0]).line}`, message: `YAML syntax: ${err.message.split('\n')[0]}` });
   }
   if (problems.length > 0) return { sources: [], problems };
 
@@ -69,7 +69,9 @@ export function parseFunctionsFile(text: string, fileName: string, env: Record<s
     const nameNode = item.get('name', true) as Node | undefined;
     if (nameNode !== undefined && !(isScalar(nameNode) && typeof nameNode.value === 'string' && nameNode.value.trim())) add(nameNode, 'name: must be a non-empty string.');
     const name = isScalar(nameNode) && typeof nameNode.value === 'string' ? nameNode.value.trim() : undefined;
-    sources.push({ source: at(item), patterns, overrides: { ...defaults, ...overrides, ...(name ? { name } : {}) } });
+    // env merges with the defaults' env (a function adds variables); every other setting replaces.
+    const mergedEnv = defaults.env || overrides.env ? { env: { ...defaults.env, ...overrides.env } } : {};
+    sources.push({ source: at(item), patterns, overrides: { ...defaults, ...overrides, ...mergedEnv, ...(name ? { name } : {}) } });
   }
   return { sources, problems };
 }

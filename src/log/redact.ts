@@ -4,11 +4,11 @@ const MASK = '[REDACTED]';
 // Shapes that are secret whatever their value: presigned URL signatures and session tokens, JWTs
 // (GitLab ID tokens), and Authorization header values.
 const PATTERNS: [RegExp, string][] = [
-  [/(X-Amz-Signature=)[^&\s"'<>]+/gi, `$1${MASK}`],
-  [/(X-Amz-Security-Token=)[^&\s"'<>]+/gi, `$1${MASK}`],
-  [/(Signature=)[^&\s"'<>]+/g, `$1${MASK}`],
+  [/(X-Amz-Signature=)[^&\s"'<>\\]+/gi, `$1${MASK}`],
+  [/(X-Amz-Security-Token=)[^&\s"'<>\\]+/gi, `$1${MASK}`],
+  [/(Signature=)[^&\s"'<>\\]+/g, `$1${MASK}`],
   [/\beyJ[\w-]{6,}\.[\w-]{6,}\.[\w-]+/g, MASK],
-  [/(Authorization:?\s*"?(?:Basic|Bearer)\s+)[^\s"',}]+/gi, `$1${MASK}`],
+  [/(Authorization"?\s*[:=]?\s*"?(?:Basic|Bearer)\s+)[^\s"',}\\]+/gi, `$1${MASK}`],
 ];
 
 export class Redactor {
@@ -32,9 +32,14 @@ export class Redactor {
     return out;
   }
 
-  /** Redacts every string inside a JSON-like value (reports). */
+  /** Redacts every string inside a JSON-like value (reports), one string at a time so JSON escaping cannot hide a secret. */
   redactDeep<T>(value: T): T {
-    return JSON.parse(this.redact(JSON.stringify(value))) as T;
+    if (typeof value === 'string') return this.redact(value) as T;
+    if (Array.isArray(value)) return value.map((v) => this.redactDeep(v)) as T;
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.redactDeep(v)])) as T;
+    }
+    return value;
   }
 }
 

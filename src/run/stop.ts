@@ -4,6 +4,7 @@ import type { Logger } from '../log/logger.js';
 import { mapLimit } from '../net/pool.js';
 import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
 import type { FunctionReport } from '../reports/types.js';
+import type { GestaltTarget } from '../target/types.js';
 import { summaryTable, writeReports } from '../reports/write.js';
 import { openContext, timed } from './context.js';
 import { finishReport, startReport } from './report.js';
@@ -17,7 +18,8 @@ export async function runStop(config: Config, log: Logger): Promise<ExitCode> {
   const timings = report.timingsMs;
   try {
     const ctx = await openContext(config, log, timings);
-    const { records, target, job } = { ...ctx, job: config.job };
+    const { records, target } = ctx;
+    const { job } = config;
     report.record = records.uri(job.environment);
     const record = await timed(timings, 'lookup', () =>
       log.section('lookup', `Deployment record ${records.uri(job.environment)}`, async () => {
@@ -70,7 +72,7 @@ export async function runStop(config: Config, log: Logger): Promise<ExitCode> {
 }
 
 /** No record (deleted by hand, or a deploy from before records): meta mode can still find this ref's functions by name. */
-async function discovered(config: Config, target: import('../target/types.js').GestaltTarget, log: Logger): Promise<DeploymentRecord | undefined> {
+async function discovered(config: Config, target: GestaltTarget, log: Logger): Promise<DeploymentRecord | undefined> {
   const { job } = config;
   if (target.mode !== 'meta' || !config.environmentId || !job.projectName || !job.ref) return undefined;
   await target.prepare({ api: config.api ?? '', environmentId: config.environmentId }, 'stop');

@@ -77,13 +77,18 @@ export class PackageStore {
 /** Plain object URL, honouring a custom endpoint and path-style addressing. */
 export function objectUrl(aws: AwsSettings, storage: StorageSettings, key: string): string {
   const path = key.split('/').map(encodeURIComponent).join('/');
+  // Path style wherever the SDK would use it too: asked for, an IP-address endpoint, or a dotted bucket
+  // over https (its name would break the certificate's hostname match).
+  const dotted = storage.bucket.includes('.');
   if (aws.s3Endpoint) {
     const endpoint = new URL(aws.s3Endpoint);
     const base = endpoint.pathname.replace(/\/+$/, '');
-    if (storage.forcePathStyle) return `${endpoint.origin}${base}/${storage.bucket}/${path}`;
+    const ip = /^\d+\.\d+\.\d+\.\d+$|^\[/.test(endpoint.hostname);
+    if (storage.forcePathStyle || ip || (dotted && endpoint.protocol === 'https:')) return `${endpoint.origin}${base}/${storage.bucket}/${path}`;
     return `${endpoint.protocol}//${storage.bucket}.${endpoint.host}${base}/${path}`;
   }
-  const host = aws.region === 'us-east-1' ? 's3.amazonaws.com' : `s3.${aws.region}.amazonaws.com`;
-  if (storage.forcePathStyle || storage.bucket.includes('.')) return `https://${host}/${storage.bucket}/${path}`;
+  const suffix = aws.region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+  const host = aws.region === 'us-east-1' ? `s3.${suffix}` : `s3.${aws.region}.${suffix}`;
+  if (storage.forcePathStyle || dotted) return `https://${host}/${storage.bucket}/${path}`;
   return `https://${storage.bucket}.${host}/${path}`;
 }

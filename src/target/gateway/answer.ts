@@ -36,7 +36,7 @@ function parseObject(text: string): Record<string, unknown> | undefined {
 export function parseDeployAnswer(text: string): Parsed<GatewayDeployAnswer> {
   const obj = parseObject(text);
   if (!obj) return { ok: false, reason: `answered with a log instead of JSON: ${explainLog(text)}` };
-  if (typeof obj.lambda !== 'string' || !/created|patched/.test(obj.lambda)) {
+  if (typeof obj.lambda !== 'string' || !/^lambda (created|patched)$/.test(obj.lambda)) {
     return { ok: false, reason: `answered JSON without a lambda result: ${JSON.stringify(obj).slice(0, 200)}` };
   }
   return { ok: true, value: { lambda: obj.lambda, api_endpoint: str(obj.api_endpoint), external_url: str(obj.external_url) } };

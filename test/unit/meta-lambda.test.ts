@@ -1,0 +1,152 @@
+// The Meta payloads and the patch computation: an unchanged redeploy must make no write at all, a changed one must
+// touch exactly the fields that differ.
+import { describe, expect, it } from 'vitest';
+import type { PackagedFunction } from '../../src/artifacts/functions.js';
+import type { JobContext } from '../../src/config/types.js';
+import type { MetaResource } from '../../src/target/meta/client.js';
+import { describe as describeJob, endpointPayload, endpointUrl, lambdaPatch, lambdaPayload } from '../../src/target/meta/lambda.js';
+
+const PROVIDER = '3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c';
+const job = { ref: 'feature-x', sha: '0123456789abcdef0123' } as JobContext;
+const fn = (over: Partial<PackagedFunction> = {}): PackagedFunction => ({
+  name: 'lambdas/feature-x/hello.zip', file: 'hello.zip', relPath: 'dist/hello.zip', absPath: '/p/dist/hello.zip',
+  runtime: 'nodejs', handler: 'hello.zip', memory: 512, cpus: 0.1, timeout: 30, methods: ['GET', 'POST'], public: true,
+  env: { STAGE: 'dev', REGION: 'eu' }, source: 'LAMBDA_ARTIFACTS', sha256: 'f'.repeat(64), size: 10, ...over,
+});
+const URL1 = 'https://b.s3.amazonaws.com/p/hello.zip';
+
+describe('lambdaPayload', () => {
+  it('has the original integration shape plus our settings', () => {
+    expect(lambdaPayload(fn(), URL1, PROVIDER, job)).toEqual({
+      name: 'lambdas/feature-x/hello.zip',
+      description: 'deploy by gitlab, ref feature-x, sha 01234567',
+      properties: {
+        provider: { id: PROVIDER, locations: [] },
+        public: true, cpus: 0.1, memory: 512, timeout: 30,
+        code_type: 'package', package_url: URL1, compressed: true,
+        headers: { Accept: 'text/plain' }, periodic_info: {},
+        handler: 'hello.zip', runtime: 'nodejs', env: { STAGE: 'dev', REGION: 'eu' },
+      },
+    });
+  });
+
+  it('marks the package compressed only for .zip files (any case)', () => {
+    const compressed = (file: string) => lambdaPayload(fn({ file }), URL1, PROVIDER, job).properties.compressed;
+    expect([compressed('a.zip'), compressed('A.ZIP'), compressed('a.js'), compressed('a.tar.gz'), compressed('zip')]).toEqual([true, true, false, false, false]);
+  });
+
+  it('describes the deploy with the ref and the short sha', () => {
+    expect(describeJob({ ref: 'main', sha: 'abcdef0123456789' } as JobContext)).toBe('deploy by gitlab, ref main, sha abcdef01');
+  });
+});
+
+describe('lambdaPatch', () => {
+  const desired = lambdaPayload(fn(), URL1, PROVIDER, job);
+  const existing = (props: Record<string, unknown> = {}, description: string | undefined = 'old description'): MetaResource => ({
+    id: 'l-1', name: desired.name, description,
+    properties: { ...desired.properties, ...props },
+  });
+
+  it('makes no ops when everything managed is equal, even if the description differs', () => {
+    expect(lambdaPatch(existing(), desired)).toEqual({ ops: [], changed: [] });
+  });
+
+  it('replaces a changed field and brings the description along, first', () => {
+    expect(lambdaPatch(existing({ memory: 256 }), desired)).toEqual({
+      changed: ['memory'],
+      ops: [
+        { op: 'replace', path: '/description', value: 'deploy by gitlab, ref feature-x, sha 01234567' },
+        { op: 'replace', path: '/properties/memory', value: 512 },
+      ],
+    });
+  });
+
+  it('adds fields the lambda does not have, and adds the description when it has none', () => {
+    const props = { ...desired.properties } as Record<string, unknown>;
+    delete props.handler;
+    const { ops, changed } = lambdaPatch({ id: 'l-1', name: 'x', properties: props }, desired);
+    expect(changed).toEqual(['handler']);
+    expect(ops).toEqual([
+      { op: 'add', path: '/description', value: desired.description },
+      { op: 'add', path: '/properties/handler', value: 'hello.zip' },
+    ]);
+  });
+
+  it('does not repeat a description that is already right', () => {
+    expect(lambdaPatch(existing({ runtime: 'python3' }, desired.description), desired).ops).toEqual([
+      { op: 'replace', path: '/properties/runtime', value: 'nodejs' },
+    ]);
+  });
+
+  it('lists every managed field that differs, in a fixed order', () => {
+    const { changed } = lambdaPatch(
+      existing({ env: {}, compressed: false, public: false, timeout: 60, cpus: 0.2, memory: 128, runtime: 'go', handler: 'x', package_url: 'https://b/other.zip' }),
+      desired,
+    );
+    expect(changed).toEqual(['package_url', 'handler', 'runtime', 'memory', 'cpus', 'timeout', 'public', 'compressed', 'env']);
+  });
+
+  it('ignores fields it does not manage (provider, headers, periodic_info…)', () => {
+    expect(lambdaPatch(existing({ provider: { id: 'other' }, headers: {}, periodic_info: { schedule: 'x' }, extra: 1 }), desired).ops).toEqual([]);
+  });
+
+  it('compares presigned package URLs without their query', () => {
+    const want = lambdaPayload(fn(), `${URL1}?X-Amz-Signature=new&X-Amz-Date=2`, PROVIDER, job);
+    expect(lambdaPatch(existing({ package_url: `${URL1}?X-Amz-Signature=old&X-Amz-Date=1` }), want).ops).toEqual([]);
+    const moved = lambdaPatch(existing({ package_url: 'https://b.s3.amazonaws.com/p/other.zip?X-Amz-Signature=old' }), want);
+    expect(moved.changed).toEqual(['package_url']);
+    expect(moved.ops.at(-1)).toEqual({ op: 'replace', path: '/properties/package_url', value: `${URL1}?X-Amz-Signature=new&X-Amz-Date=2` });
+  });
+
+  it('compares env canonically: key order does not matter, values do', () => {
+    expect(lambdaPatch(existing({ env: { REGION: 'eu', STAGE: 'dev' } }), desired).ops).toEqual([]);
+    expect(lambdaPatch(existing({ env: { REGION: 'eu', STAGE: 'prod' } }), desired).changed).toEqual(['env']);
+    expect(lambdaPatch(existing({ env: { REGION: 'eu' } }), desired).changed).toEqual(['env']);
+  });
+
+  it('treats a missing env as empty', () => {
+    const none = lambdaPayload(fn({ env: {} }), URL1, PROVIDER, job);
+    const props = { ...none.properties } as Record<string, unknown>;
+    delete props.env;
+    expect(lambdaPatch({ id: 'l', name: 'n', properties: props }, none).ops).toEqual([]);
+  });
+
+  it('accepts numbers Meta returns as strings, but not different ones', () => {
+    expect(lambdaPatch(existing({ memory: '512', cpus: '0.1', timeout: '30' }), desired).ops).toEqual([]);
+    expect(lambdaPatch(existing({ memory: '1024' }), desired).changed).toEqual(['memory']);
+  });
+
+  it('treats a lambda with no properties at all as needing every field added', () => {
+    const { ops, changed } = lambdaPatch({ id: 'l', name: 'n' }, desired);
+    expect(changed).toHaveLength(9);
+    expect(ops.every((o) => o.op === 'add')).toBe(true);
+  });
+});
+
+describe('endpointPayload', () => {
+  it('uses the function name as the resource path', () => {
+    expect(endpointPayload('lambdas/main/hello.zip', 'l-1', ['GET'])).toEqual({
+      name: 'lambdas/main/hello.zip',
+      properties: { implementation_type: 'lambda', implementation_id: 'l-1', resource: '/lambdas/main/hello.zip', methods: ['GET'] },
+    });
+  });
+});
+
+describe('endpointUrl', () => {
+  const ep = (properties: Record<string, unknown>): MetaResource => ({ id: 'e-1', name: 'n', properties });
+
+  it('prefers public_url', () => {
+    expect(endpointUrl(ep({ public_url: 'https://pub.example.com/acme/x', resource: '/x' }), 'acme', 'https://gw.example.com')).toBe('https://pub.example.com/acme/x');
+  });
+
+  it('falls back to gateway URL + API name + resource', () => {
+    expect(endpointUrl(ep({ resource: '/lambdas/main/hello.zip' }), 'acme', 'https://gw.example.com')).toBe('https://gw.example.com/acme/lambdas/main/hello.zip');
+    expect(endpointUrl(ep({ public_url: '', resource: '/x' }), 'acme', 'https://gw.example.com')).toBe('https://gw.example.com/acme/x');
+  });
+
+  it('is undefined without public_url and without a gateway URL or resource', () => {
+    expect(endpointUrl(ep({ resource: '/x' }), 'acme', undefined)).toBeUndefined();
+    expect(endpointUrl(ep({}), 'acme', 'https://gw.example.com')).toBeUndefined();
+    expect(endpointUrl(undefined, 'acme', 'https://gw.example.com')).toBeUndefined();
+  });
+});
