@@ -1,0 +1,341 @@
+// Every example in examples/ runs for real: gitlab-ci-local interprets the example's .gitlab-ci.yml, which
+// `include: remote:`s the template from a loopback server; its jobs run on this machine with the built runner on
+// PATH as `gestalt-deploy`, against the local stack (S3, Gestalt Meta or the deployment lambda, OIDC + STS).
+// Assertions are on real state: objects in S3, functions in Gestalt, requests received, files, exit codes.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { assertNoSecrets } from '../support/run-cli.js';
+import { AWS_STATIC_KEY_ID, AWS_STATIC_SECRET, EXAMPLE, GF_API_KEY, GF_API_SECRET, startStack } from '../support/stack.js';
+import type { LocalStack } from '../support/stack.js';
+import { SAMPLE_SOURCES, commitAll, gcl, jobResults, makeBinDir, makeExampleRepo, removeCheckoutOutputs, removeDir, writeFiles } from '../support/stack-pipeline.js';
+import type { GclResult } from '../support/stack-pipeline.js';
+
+// Tests read report and record fields directly.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+const EXAMPLES = ['review-environments', 'production', 'merge-request-plan', 'cross-account', 'function-groups', 'gateway-migration'];
+
+let stack: LocalStack;
+let bin: string;
+const dirs: string[] = [];
+
+beforeAll(async () => {
+  stack = await startStack();
+  bin = await makeBinDir();
+});
+
+afterAll(async () => {
+  await stack?.close();
+  // GESTALT_KEEP_PIPELINES=1 keeps the project dirs (and gitlab-ci-local's state in them) for a post-mortem.
+  if (process.env.GESTALT_KEEP_PIPELINES) process.stderr.write(`kept: ${dirs.join(' ')}\n`);
+  else await Promise.all([bin, ...dirs].map((d) => removeDir(d)));
+});
+
+interface Project {
+  name: string;
+  dir: string;
+  /** Function names in Gestalt Meta that belong to this project. */
+  metaLambdas(): Json[];
+  metaEndpoints(): Json[];
+  s3Keys(sub?: string): Promise<string[]>;
+  record(environment: string): Promise<Json | undefined>;
+  run(args: string[], variables?: Record<string, string>): Promise<GclResult>;
+  /** What a stop job with GIT_STRATEGY: none would find: no packages, no reports from an earlier job. */
+  removeCheckoutOutputs(): Promise<void>;
+}
+
+async function exampleProject(name: string, opts: { branch?: string; files: Record<string, string>; mode?: 'meta' | 'gateway'; aws?: 'oidc' | 'static'; settings?: (s: Record<string, string>) => void }): Promise<Project> {
+  const settings = stack.settings(opts.mode ?? 'meta', opts.aws ?? 'oidc');
+  opts.settings?.(settings);
+  const dir = await makeExampleRepo({ example: name, templateUrl: stack.templates.templateUrl, files: opts.files, variables: settings, ...(opts.branch ? { branch: opts.branch } : {}) });
+  dirs.push(dir);
+  // Function and endpoint names start with the project name (CI_PROJECT_NAME, the example's name).
+  const mine = (doc: Json) => typeof doc.name === 'string' && doc.name.startsWith(`${name}/`);
+  return {
+    name,
+    dir,
+    metaLambdas: () => stack.meta.lambdas().filter(mine),
+    metaEndpoints: () => stack.meta.endpoints().filter(mine),
+    s3Keys: (sub = '') => stack.s3.listKeys(stack.bucket, `acme/${name}/${sub}`),
+    async record(environment) {
+      const body = await stack.s3.getObject(stack.bucket, `acme/${name}/deployments/${environment}.json`);
+      return body ? JSON.parse(body.toString('utf8')) : undefined;
+    },
+    run: (args, variables = {}) => gcl(dir, args, { bin, variables }),
+    removeCheckoutOutputs: () => removeCheckoutOutputs(dir),
+  };
+}
+
+function expectJobs(result: GclResult, passed: string[], notRun: string[] = []): void {
+  const jobs = jobResults(result.output);
+  const context = `gitlab-ci-local output:\n${result.output}`;
+  expect(jobs.failed, context).toEqual([]);
+  expect(result.code, context).toBe(0);
+  expect(jobs.passed.sort(), context).toEqual([...passed].sort());
+  for (const job of notRun) expect(result.output, context).not.toContain(`${job} starting`);
+}
+
+/**
+ * GESTALT_ENVIRONMENT_URL from the dotenv report the deploy job left (gitlab-ci-local expands environment:url
+ * before the job runs, so its own summary line cannot show the dotenv value; GitLab's environment page does).
+ */
+async function dotenvUrl(dir: string, job: string): Promise<string | undefined> {
+  // Where gitlab-ci-local keeps a job's artifacts:reports:dotenv, i.e. what GitLab would have received.
+  const text = await readFile(join(dir, '.gitlab-ci-local/artifacts', job, '.gitlab-ci-reports/dotenv/gestalt-deploy.env'), 'utf8');
+  return /^GESTALT_ENVIRONMENT_URL=(.*)$/m.exec(text)?.[1];
+}
+
+async function readJson(path: string): Promise<Json> {
+  return JSON.parse(await readFile(path, 'utf8'));
+}
+
+const sources = SAMPLE_SOURCES as { 'src/hello.js': string; 'src/goodbye.js': string };
+
+// Each test runs two to four pipelines; on a busy 2-core machine that can take a while.
+describe('examples run green in gitlab-ci-local, and their stop jobs leave nothing behind', { timeout: 180_000 }, () => {
+  it('review-environments: a branch deploys review/<branch>, the URL reaches the next job, stop (no checkout) removes it all', async () => {
+    const p = await exampleProject('review-environments', { branch: 'feature/login', files: sources });
+    const token = await stack.idToken({ projectPath: 'acme/review-environments', ref: 'feature/login' });
+    const hitsBefore = stack.endpoints.hits.length;
+
+    const pipeline = await p.run([], { GESTALT_ID_TOKEN: token });
+    expectJobs(pipeline, ['build', 'deploy_review', 'smoke_review'], ['stop_review']);
+
+    // Gestalt has one function and one endpoint per package, named project/ref/file.
+    const names = p.metaLambdas().map((l) => l.name).sort();
+    expect(names).toEqual(['review-environments/feature-login/goodbye.zip', 'review-environments/feature-login/hello.zip']);
+    expect(p.metaEndpoints()).toHaveLength(2);
+    // Packages are content-addressed; the record says what review/feature-login holds.
+    const packages = await p.s3Keys('packages/');
+    expect(packages).toHaveLength(2);
+    const record = await p.record('review/feature-login');
+    expect(record.functions.map((f: Json) => f.name).sort()).toEqual(names);
+    expect(packages.sort()).toEqual(record.functions.map((f: Json) => f.packageKey).sort());
+    // Credentials came from the ID token through STS, for the role the example names.
+    expect(stack.sts.requests.some((r) => r.action === 'AssumeRoleWithWebIdentity' && r.roleArn === EXAMPLE.deployRole && r.status === 200)).toBe(true);
+
+    // The dotenv report carried GESTALT_ENVIRONMENT_URL to GitLab (environment:url) and to smoke_review.
+    const url = await dotenvUrl(p.dir, 'deploy_review');
+    expect(url).toMatch(new RegExp(`^${stack.endpoints.url}/lambdas/`));
+    const smoked = stack.endpoints.hits.slice(hitsBefore);
+    expect(smoked).toEqual([{ method: 'GET', path: new URL(url as string).pathname }]);
+    expect(pipeline.output).toMatch(/^smoke_review\s+> \{"ok":true/m);
+    const report = await readJson(join(p.dir, 'gestalt-deploy.json'));
+    expect(report.environmentUrl).toBe(url);
+    assertNoSecrets([pipeline.output], [GF_API_SECRET, token]);
+
+    // The Stop button / branch deletion: the manual stop job alone, with nothing from the checkout.
+    await p.removeCheckoutOutputs();
+    const stop = await p.run(['stop_review'], { GESTALT_ID_TOKEN: token });
+    expectJobs(stop, ['stop_review']);
+    expect(p.metaLambdas()).toEqual([]);
+    expect(p.metaEndpoints()).toEqual([]);
+    expect(await p.record('review/feature-login')).toBeUndefined();
+    expect(await p.s3Keys('deployments/')).toEqual([]);
+    expect(existsSync(join(p.dir, 'dist')), 'the stop job built nothing').toBe(false);
+    assertNoSecrets([stop.output], [GF_API_SECRET, token]);
+  });
+
+  it('production: the default branch offers a manual deploy (own commands kept with !reference); stop decommissions it', async () => {
+    const p = await exampleProject('production', { files: sources });
+    const token = await stack.idToken({ projectPath: 'acme/production', ref: 'main' });
+
+    const pushed = await p.run([], { GESTALT_ID_TOKEN: token });
+    expectJobs(pushed, ['build'], ['deploy_production', 'stop_production']);
+    expect(p.metaLambdas(), 'nothing deploys until someone starts the job').toEqual([]);
+
+    // Production's role trusts the default branch only: a token from another branch gets nothing, and the job fails.
+    const branchToken = await stack.idToken({ projectPath: 'acme/production', ref: 'feature/sneaky' });
+    const refused = await p.run(['deploy_production'], { GESTALT_ID_TOKEN: branchToken });
+    expect(refused.code, refused.output).not.toBe(0);
+    expect(jobResults(refused.output).failed).toEqual(['deploy_production']);
+    expect(refused.output).toMatch(/AssumeRoleWithWebIdentity for arn:aws:iam::123456789012:role\/gitlab-gestalt-production was denied/);
+    expect(p.metaLambdas()).toEqual([]);
+
+    const deployed = await p.run(['--manual', 'deploy_production'], { GESTALT_ID_TOKEN: token });
+    expectJobs(deployed, ['build', 'deploy_production'], ['stop_production']);
+    expect(deployed.output).toMatch(/^deploy_production\s+> Deploying [0-9a-f]{8} to production$/m);
+    expect(p.metaLambdas().map((l) => l.name).sort()).toEqual(['production/main/goodbye.zip', 'production/main/hello.zip']);
+    expect((await p.record('production')).functions).toHaveLength(2);
+    expect(p.metaEndpoints()).toHaveLength(2);
+    expect(stack.sts.requests.some((r) => r.roleArn === EXAMPLE.productionRole && r.status === 200)).toBe(true);
+
+    await p.removeCheckoutOutputs();
+    const stop = await p.run(['stop_production'], { GESTALT_ID_TOKEN: token });
+    expectJobs(stop, ['stop_production']);
+    expect(p.metaLambdas()).toEqual([]);
+    expect(p.metaEndpoints()).toEqual([]);
+    expect(await p.s3Keys('deployments/')).toEqual([]);
+  });
+
+  it('merge-request-plan: a merge request plans against production without writing; merging deploys; stop removes', async () => {
+    const p = await exampleProject('merge-request-plan', { files: sources });
+    const mainToken = await stack.idToken({ projectPath: 'acme/merge-request-plan', ref: 'main' });
+
+    const merged = await p.run([], { GESTALT_ID_TOKEN: mainToken });
+    expectJobs(merged, ['build', 'deploy_production'], ['plan_production', 'stop_production']);
+    expect(p.metaLambdas().map((l) => l.name).sort()).toEqual(['merge-request-plan/production/goodbye.zip', 'merge-request-plan/production/hello.zip']);
+    expect(p.metaEndpoints()).toHaveLength(2);
+
+    // A merge request changes one function and adds another.
+    await writeFiles(p.dir, { 'src/hello.js': 'exports.handler = async () => ({ statusCode: 200, body: "hello v2" });\n', 'src/extra.js': 'exports.handler = async () => ({});\n' });
+    await commitAll(p.dir, 'change hello, add extra');
+    execFileSync('git', ['checkout', '-q', '-b', 'feature/extra'], { cwd: p.dir });
+    const mrToken = await stack.idToken({ projectPath: 'acme/merge-request-plan', ref: 'feature/extra' });
+    const keysBefore = await p.s3Keys();
+    const lambdasBefore = JSON.stringify(p.metaLambdas());
+    const metaSeen = stack.meta.requests.length;
+
+    const mr = await p.run([], { GESTALT_ID_TOKEN: mrToken, CI_PIPELINE_SOURCE: 'merge_request_event' });
+    expectJobs(mr, ['build', 'plan_production'], ['deploy_production']);
+    const plan = await readJson(join(p.dir, 'gestalt-plan.json'));
+    expect(plan.command).toBe('plan');
+    expect(plan.environment).toBe('production');
+    const byName = Object.fromEntries(plan.functions.map((f: Json) => [f.name, f]));
+    expect(Object.keys(byName).sort()).toEqual(['merge-request-plan/production/extra.zip', 'merge-request-plan/production/goodbye.zip', 'merge-request-plan/production/hello.zip']);
+    expect(byName['merge-request-plan/production/extra.zip'].action).toBe('create');
+    expect(byName['merge-request-plan/production/extra.zip'].upload).toBe('would upload');
+    expect(byName['merge-request-plan/production/hello.zip'].upload).toBe('would upload');
+    expect(byName['merge-request-plan/production/goodbye.zip'].upload).toBe('would skip');
+    expect(mr.output).toContain('nothing was changed');
+    // Nothing was written anywhere.
+    expect(await p.s3Keys()).toEqual(keysBefore);
+    expect(JSON.stringify(p.metaLambdas())).toBe(lambdasBefore);
+    expect(stack.meta.requests.slice(metaSeen).filter((r) => r.method !== 'GET')).toEqual([]);
+
+    execFileSync('git', ['checkout', '-q', 'main'], { cwd: p.dir });
+    await p.removeCheckoutOutputs();
+    const stop = await p.run(['stop_production'], { GESTALT_ID_TOKEN: mainToken });
+    expectJobs(stop, ['stop_production']);
+    expect(p.metaLambdas()).toEqual([]);
+    expect(p.metaEndpoints()).toEqual([]);
+    expect(await p.s3Keys('deployments/')).toEqual([]);
+  });
+
+  it('cross-account: the ID token (audience from the include input) reaches the hub role, which chains to the target role', async () => {
+    const p = await exampleProject('cross-account', { files: sources });
+    const preview = await p.run(['--preview']);
+    expect(preview.code, preview.output).toBe(0);
+    expect(parse(preview.stdout.slice(preview.stdout.indexOf('---\n'))).deploy_staging.id_tokens.GESTALT_ID_TOKEN.aud).toBe(EXAMPLE.hubAudience);
+    // gitlab-ci-local does not mint ID tokens: mint the one GitLab would, with the audience the template asked for.
+    const token = await stack.idToken({ projectPath: 'acme/cross-account', ref: 'main', aud: EXAMPLE.hubAudience });
+    const stsSeen = stack.sts.requests.length;
+
+    const pipeline = await p.run([], { GESTALT_ID_TOKEN: token });
+    expectJobs(pipeline, ['build', 'deploy_staging'], ['stop_staging']);
+    const calls = stack.sts.requests.slice(stsSeen).map((r) => [r.action, r.roleArn, r.status]);
+    expect(calls).toEqual([
+      ['AssumeRoleWithWebIdentity', EXAMPLE.hubRole, 200],
+      ['AssumeRole', EXAMPLE.targetRole, 200],
+    ]);
+    expect(p.metaLambdas()).toHaveLength(2);
+    expect(p.metaEndpoints()).toHaveLength(2);
+    expect(pipeline.output).toContain(EXAMPLE.targetRole.split('/')[1]);
+
+    await p.removeCheckoutOutputs();
+    const stop = await p.run(['stop_staging'], { GESTALT_ID_TOKEN: token });
+    expectJobs(stop, ['stop_staging']);
+    expect(stack.sts.requests.slice(stsSeen).filter((r) => r.action === 'AssumeRole' && r.status === 200)).toHaveLength(2);
+    expect(p.metaLambdas()).toEqual([]);
+    expect(p.metaEndpoints()).toEqual([]);
+    expect(await p.s3Keys('deployments/')).toEqual([]);
+  });
+
+  it('function-groups: parallel:matrix deploys each group with its runtime to its own environment; groups stop one at a time', async () => {
+    const p = await exampleProject('function-groups', {
+      files: {
+        'src/api/handler.js': 'exports.handler = async () => ({ body: "api" });\n',
+        'src/api/users.js': 'exports.handler = async () => ({ body: "users" });\n',
+        'src/workers/handler.py': 'def handler(event, context):\n    return "worker"\n',
+      },
+    });
+    const token = await stack.idToken({ projectPath: 'acme/function-groups', ref: 'main' });
+
+    const pipeline = await p.run([], { GESTALT_ID_TOKEN: token });
+    expectJobs(pipeline, ['build', 'deploy_functions: [api,nodejs]', 'deploy_functions: [workers,python]'], ['stop_functions']);
+    const runtimes = Object.fromEntries(p.metaLambdas().map((l) => [l.name, l.properties.runtime]));
+    const api = (await p.record('staging/api')).functions.map((f: Json) => f.name).sort();
+    const workers = (await p.record('staging/workers')).functions.map((f: Json) => f.name);
+    expect(api).toHaveLength(2);
+    expect(workers).toHaveLength(1);
+    // Both groups have a handler.zip; the environment in the name keeps them apart.
+    expect(new Set([...api, ...workers]).size).toBe(3);
+    for (const n of api) expect(runtimes[n]).toBe('nodejs');
+    expect(runtimes[workers[0]]).toBe('python');
+    expect(p.metaEndpoints()).toHaveLength(3);
+
+    await p.removeCheckoutOutputs();
+    const one = await p.run(['stop_functions: [workers]'], { GESTALT_ID_TOKEN: token });
+    expectJobs(one, ['stop_functions: [workers]']);
+    expect(p.metaLambdas().map((l) => l.name).sort()).toEqual(api);
+    expect(await p.record('staging/workers')).toBeUndefined();
+
+    const all = await p.run(['stop_functions'], { GESTALT_ID_TOKEN: token });
+    expectJobs(all, ['stop_functions: [api]', 'stop_functions: [workers]']);
+    expect(p.metaLambdas()).toEqual([]);
+    expect(p.metaEndpoints()).toEqual([]);
+    expect(await p.s3Keys('deployments/')).toEqual([]);
+  });
+
+  it('gateway-migration: the original variables and settings deploy through the deployment lambda; stop removes', async () => {
+    const p = await exampleProject('gateway-migration', {
+      branch: 'feature-x',
+      files: { 'hello.js': sources['src/hello.js'], 'goodbye.js': sources['src/goodbye.js'] },
+      mode: 'gateway',
+      aws: 'static',
+      settings: (s) => {
+        // The original integration's region variable.
+        s.AWS_DEFAULT_REGION = s.AWS_REGION as string;
+        delete s.AWS_REGION;
+      },
+    });
+    const seen = stack.gateway.requests.length;
+
+    const pipeline = await p.run([]);
+    expectJobs(pipeline, ['deploy_review'], ['stop_review']);
+    const mine = [...stack.gateway.lambdas().entries()].filter(([n]) => n.startsWith('gateway-migration/'));
+    expect(mine.map(([n]) => n).sort()).toEqual(['gateway-migration/feature-x/goodbye.js', 'gateway-migration/feature-x/hello.js']);
+    const requests = stack.gateway.requests.slice(seen);
+    for (const r of requests) expect(r.authorization).toEqual({ key: GF_API_KEY, secret: GF_API_SECRET });
+    for (const [, payload] of mine) {
+      expect(payload).toMatchObject({ runtime: 'nodejs', api: EXAMPLE.gatewayApi, env_id: EXAMPLE.environmentId, project: 'gateway-migration', git_ref: 'feature-x' });
+      expect(payload.lambda_url).toContain(`/${stack.bucket}/acme/gateway-migration/packages/`);
+    }
+    expect(await dotenvUrl(p.dir, 'deploy_review')).toMatch(new RegExp(`^${stack.endpoints.url}/dev1/`));
+    assertNoSecrets([pipeline.output], [GF_API_SECRET, AWS_STATIC_SECRET, AWS_STATIC_KEY_ID]);
+
+    await p.removeCheckoutOutputs();
+    await rm(join(p.dir, 'hello.js'));
+    await rm(join(p.dir, 'goodbye.js'));
+    const stop = await p.run(['stop_review']);
+    expectJobs(stop, ['stop_review']);
+    expect([...stack.gateway.lambdas().keys()].filter((n) => n.startsWith('gateway-migration/'))).toEqual([]);
+    expect(stack.gateway.requests.slice(seen).filter((r) => r.body?.action === 'stop')).toHaveLength(2);
+    expect(await p.s3Keys('deployments/')).toEqual([]);
+    assertNoSecrets([stop.output], [GF_API_SECRET, AWS_STATIC_SECRET]);
+  });
+});
+
+describe('GitLab CI schema and merged configuration', { timeout: 90_000 }, () => {
+  it.each(EXAMPLES)('%s: gitlab-ci-local validates it against the CI schema and --preview merges the template in', async (name) => {
+    const p = await exampleProject(name, { files: sources });
+    const preview = await p.run(['--preview']);
+    expect(preview.code, preview.output).toBe(0);
+    expect(preview.stderr).toMatch(/json schema validated/);
+    const merged = parse(preview.stdout.slice(preview.stdout.indexOf('---\n'))) as Record<string, Json>;
+    const jobs = Object.entries(merged).filter(([, v]) => v && typeof v === 'object' && ('script' in v || 'parallel' in v));
+    const gestalt = jobs.filter(([, v]) => JSON.stringify(v.script ?? []).includes('gestalt-deploy'));
+    expect(gestalt.length, 'jobs built on the template').toBeGreaterThanOrEqual(2);
+    for (const [job, v] of gestalt) {
+      expect(v.image?.name, job).toBe('$GESTALT_IMAGE');
+      expect(v.variables?.GESTALT_IMAGE, job).toBeDefined();
+      expect(v.environment?.name, `${job} names its environment`).toBeTruthy();
+      expect(v.id_tokens?.GESTALT_ID_TOKEN?.aud, job).toBeTruthy();
+    }
+  });
+});

@@ -1,0 +1,228 @@
+// Running pipelines for real with gitlab-ci-local (docs/TESTING.md): a temp git repository per project, the
+// built runner on PATH as `gestalt-deploy`, project variables in .gitlab-ci-local-variables.yml, and the job-only
+// values (the ID token, CI_PROJECT_DIR) as --variable.
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { REPO_ROOT } from './template-server.js';
+
+const exec = promisify(execFile);
+
+export const CLI_PATH: string = join(REPO_ROOT, 'dist/gestalt-deploy.js');
+export const GCL_PATH: string = join(REPO_ROOT, 'node_modules/gitlab-ci-local/dist/index.js');
+/**
+ * The remote include every example names (where a release publishes the template: the project's generic package
+ * registry, see .gitlab-ci.yml template-release); tests point it at the loopback template server.
+ */
+export const PUBLISHED_TEMPLATE_URL = /https:\/\/gitlab\.com\/api\/v4\/projects\/gestalt-deploy%2Fgestalt-deploy\/packages\/generic\/gestalt-deploy-template\/[^/\s]+\/deploy\.gitlab-ci\.yml/g;
+
+/** Stands in for a project's build job: one "package" per file under src/, in dist/ (src/api/x.js → dist/api/x.zip). */
+export const BUILD_SH = `#!/bin/sh
+set -eu
+rm -rf dist
+for src in $(find src -type f | sort); do
+  rel=\${src#src/}
+  mkdir -p "dist/$(dirname "$rel")"
+  cp "$src" "dist/\${rel%.*}.zip"
+done
+`;
+
+export const SAMPLE_SOURCES: Record<string, string> = {
+  'src/hello.js': 'exports.handler = async () => ({ statusCode: 200, body: "hello" });\n',
+  'src/goodbye.js': 'exports.handler = async () => ({ statusCode: 200, body: "goodbye" });\n',
+};
+
+export interface ExampleRepoOptions {
+  /** Directory name under examples/. */
+  example: string;
+  /** Where the template is served; replaces the published URL the example includes. */
+  templateUrl: string;
+  /** Project files besides .gitlab-ci.yml and build.sh. */
+  files: Record<string, string>;
+  /** Project/group CI/CD variables. */
+  variables: Record<string, string>;
+  /** Default acme/<example>. */
+  projectPath?: string;
+  branch?: string;
+}
+
+/** A project whose .gitlab-ci.yml is the example, unchanged but for the include URL. */
+export async function makeExampleRepo(opts: ExampleRepoOptions): Promise<string> {
+  const original = await readFile(join(REPO_ROOT, 'examples', opts.example, '.gitlab-ci.yml'), 'utf8');
+  const includes = original.match(PUBLISHED_TEMPLATE_URL) ?? [];
+  if (includes.length !== 1) throw new Error(`examples/${opts.example}/.gitlab-ci.yml includes the published template ${includes.length} times; expected once`);
+  const dir = await makeRepo({
+    files: { '.gitlab-ci.yml': original.replace(PUBLISHED_TEMPLATE_URL, opts.templateUrl), 'build.sh': BUILD_SH, ...opts.files },
+    projectPath: opts.projectPath ?? `acme/${opts.example}`,
+    ...(opts.branch ? { branch: opts.branch } : {}),
+  });
+  await setProjectVariables(dir, opts.variables);
+  return dir;
+}
+
+/** What a stop job with GIT_STRATEGY: none would find: no packages, no reports left by an earlier job. */
+export async function removeCheckoutOutputs(dir: string): Promise<void> {
+  for (const f of ['dist', 'gestalt-deploy.json', 'gestalt-deploy.env', 'gestalt-annotations.json', 'gestalt-plan.json']) {
+    await rm(join(dir, f), { recursive: true, force: true });
+  }
+}
+
+export interface RepoOptions {
+  /** Files to commit, path → content. */
+  files: Record<string, string | Buffer>;
+  /** GitLab project path; gives CI_PROJECT_PATH, CI_PROJECT_NAME and CI_SERVER_URL. Default acme/lambdas. */
+  projectPath?: string;
+  /** Branch checked out after the first commit on main. Default main. */
+  branch?: string;
+}
+
+async function git(dir: string, ...args: string[]): Promise<string> {
+  const { stdout } = await exec('git', args, { cwd: dir, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+  return stdout.trim();
+}
+
+/** A git repository shaped like a GitLab checkout: origin on gitlab.example.com, default branch main. */
+export async function makeRepo(opts: RepoOptions): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'gestalt-pipeline-'));
+  await writeFiles(dir, opts.files);
+  await git(dir, 'init', '-q', '-b', 'main');
+  await git(dir, 'config', 'user.email', 'ci@example.com');
+  await git(dir, 'config', 'user.name', 'CI');
+  await git(dir, 'config', 'commit.gpgsign', 'false');
+  // Local state of gitlab-ci-local and the job's reports are not part of the project.
+  await writeFile(join(dir, '.gitignore'), '.gitlab-ci-local/\n.gitlab-ci-local-variables.yml\ngestalt-*.json\ngestalt-deploy.env\n');
+  await git(dir, 'add', '-A');
+  await git(dir, 'commit', '-q', '-m', 'initial');
+  await git(dir, 'remote', 'add', 'origin', `https://gitlab.example.com/${opts.projectPath ?? 'acme/lambdas'}.git`);
+  await git(dir, 'update-ref', 'refs/remotes/origin/main', 'HEAD');
+  await git(dir, 'remote', 'set-head', 'origin', 'main');
+  if (opts.branch && opts.branch !== 'main') await git(dir, 'checkout', '-q', '-b', opts.branch);
+  return dir;
+}
+
+export async function writeFiles(dir: string, files: Record<string, string | Buffer>): Promise<void> {
+  for (const [rel, content] of Object.entries(files)) {
+    const path = resolve(dir, rel);
+    if (!path.startsWith(dir + '/')) throw new Error(`${rel} escapes ${dir}`);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, content);
+    // Shell scripts are committed executable, as a project's build scripts are.
+    if (path.endsWith('.sh')) await chmod(path, 0o755);
+  }
+}
+
+/** Commits every change in the repository (a new push). */
+export async function commitAll(dir: string, message: string): Promise<void> {
+  await git(dir, 'add', '-A');
+  await git(dir, 'commit', '-q', '-m', message);
+}
+
+export async function removeDir(dir: string | undefined): Promise<void> {
+  if (dir) await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * A directory with `gestalt-deploy` (the built bundle, as the runner image has it) to put first on PATH. `script`
+ * replaces the wrapper's body, e.g. to record what a job passes to the runner.
+ */
+export async function makeBinDir(script?: string): Promise<string> {
+  if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} does not exist: run \`npm run build\` first`);
+  const dir = await mkdtemp(join(tmpdir(), 'gestalt-bin-'));
+  const body = script ?? `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI_PATH)} "$@"`;
+  await writeFile(join(dir, 'gestalt-deploy'), `#!/bin/sh\n${body}\n`);
+  await chmod(join(dir, 'gestalt-deploy'), 0o755);
+  return dir;
+}
+
+/** Project-level CI/CD variables (Settings > CI/CD), as gitlab-ci-local reads them from the project dir. */
+export async function setProjectVariables(dir: string, variables: Record<string, string>): Promise<void> {
+  await writeFile(join(dir, '.gitlab-ci-local-variables.yml'), stringify(variables));
+}
+
+export interface GclOptions {
+  /** Job-level values passed as --variable (highest precedence, like trigger variables). */
+  variables?: Record<string, string>;
+  /** Directory put first on PATH (see makeBinDir). */
+  bin?: string;
+  timeoutMs?: number;
+}
+
+export interface GclResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  output: string;
+  ms: number;
+}
+
+/** Environment for gitlab-ci-local: nothing of this test process's AWS/GESTALT/GCL settings leaks into a job. */
+function gclEnv(home: string, bin: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined) continue;
+    if (/^(AWS_|GESTALT_|GCL|CI_|GITLAB_|GF_|S3_|LAMBDA_|VITEST|NODE_OPTIONS)/.test(k) || k === 'CI') continue;
+    // Everything is on 127.0.0.1: a proxy from the environment would only get in the way (gitlab-ci-local uses it).
+    if (/^(https?|all|no)_proxy$/i.test(k)) continue;
+    env[k] = v;
+  }
+  env.HOME = home;
+  env.FORCE_COLOR = '0';
+  env.NO_COLOR = '1';
+  env.PATH = [bin, dirname(process.execPath), process.env.PATH].filter(Boolean).join(':');
+  return env;
+}
+
+/**
+ * Runs gitlab-ci-local in `dir` with --force-shell-executor and --fetch-includes (always: it caches remote
+ * includes, and an edited template would otherwise be ignored) plus `args` (job names, --preview, ...).
+ */
+export async function gcl(dir: string, args: string[], opts: GclOptions = {}): Promise<GclResult> {
+  const home = join(dir, '.gitlab-ci-local', 'home');
+  await mkdir(home, { recursive: true });
+  const variableArgs = Object.entries({ CI_PROJECT_DIR: dir, ...opts.variables }).flatMap(([k, v]) => ['--variable', `${k}=${v}`]);
+  // CI_PROJECT_DIR is overridden on purpose (docs/TESTING.md): say so, or gitlab-ci-local warns on every run.
+  const argv = [GCL_PATH, '--force-shell-executor', '--fetch-includes', '--no-color', '--ignore-predefined-vars', 'CI_PROJECT_DIR', ...variableArgs, ...args];
+  const started = Date.now();
+  const child = spawn(process.execPath, argv, { cwd: dir, env: gclEnv(home, opts.bin), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let output = '';
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (s: string) => {
+    stdout += s;
+    output += s;
+  });
+  child.stderr.on('data', (s: string) => {
+    stderr += s;
+    output += s;
+  });
+  const timeoutMs = opts.timeoutMs ?? 90_000;
+  const code = await new Promise<number>((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`gitlab-ci-local ${args.join(' ')} did not finish in ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (exitCode, signal) => {
+      clearTimeout(timer);
+      resolvePromise(exitCode ?? (signal ? 128 : 1));
+    });
+  });
+  const ms = Date.now() - started;
+  if (process.env.GESTALT_PIPELINE_TIMINGS) process.stderr.write(`[gitlab-ci-local ${args.join(' ') || '(pipeline)'}] ${ms} ms, exit ${code}\n`);
+  return { code, stdout, stderr, output, ms };
+}
+
+/** Job names gitlab-ci-local reported as passed / failed. */
+export function jobResults(output: string): { passed: string[]; failed: string[]; warned: string[] } {
+  const pick = (label: string) => [...output.matchAll(new RegExp(`^\\s*${label}\\s+(.+?)\\s*$`, 'gm'))].map((m) => (m[1] as string).trim());
+  return { passed: pick('PASS'), failed: pick('FAIL'), warned: pick('WARN') };
+}
