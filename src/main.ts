@@ -1,4 +1,4 @@
-import { loadConfig, readConfig } from './config/env.js';
+import { debugEnabled, loadConfig, readConfig } from './config/env.js';
 import type { Command } from './config/types.js';
 import { ConfigError, EXIT, RemoteError, errorMessage, type ExitCode } from './errors.js';
 import { createLogger, type Logger } from './log/logger.js';
@@ -44,8 +44,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     process.stderr.write(`gestalt-deploy: ${rest.length > 0 ? `unexpected argument '${rest[0]}'` : `unknown command '${command}'`}; use one of ${COMMANDS.join(', ')} (see --help).\n`);
     return EXIT.config;
   }
-  const debugFlag = argv.includes('--debug') || ['true', '1'].includes((env.GESTALT_DEBUG ?? '').toLowerCase()) || env.CI_DEBUG_TRACE === 'true';
-  const log = createLogger({ debug: debugFlag, gitlab: env.GITLAB_CI === 'true' });
+  const log = createLogger({ debug: argv.includes('--debug') || debugEnabled(env), gitlab: env.GITLAB_CI === 'true' });
   try {
     if (command === 'doctor') {
       // doctor reports configuration problems and goes on checking what it can.

@@ -74,7 +74,8 @@ export function readConfig(command: Command, env: Record<string, string | undefi
     }
   }
 
-  const debug = c.bool('GESTALT_DEBUG', false) || env.CI_DEBUG_TRACE === 'true';
+  const debug = debugEnabled(env);
+  c.bool('GESTALT_DEBUG', false); // reports a value that is not a boolean
   const config: Config = {
     command,
     job,
@@ -96,6 +97,11 @@ export function readConfig(command: Command, env: Record<string, string | undefi
     outputDir: cwd,
   };
   return { config, problems: c.problems };
+}
+
+/** GESTALT_DEBUG, or GitLab's CI_DEBUG_TRACE; read before the rest so configuration errors can be debugged too. */
+export function debugEnabled(env: Record<string, string | undefined>): boolean {
+  return ['true', '1', 'yes', 'on'].includes((env.GESTALT_DEBUG ?? '').trim().toLowerCase()) || env.CI_DEBUG_TRACE === 'true';
 }
 
 function registerSecrets(env: Record<string, string | undefined>): void {

@@ -53,7 +53,12 @@ export async function runDeploy(config: Config, env: Record<string, string | und
 }
 
 async function upload(ctx: RunContext, functions: PackagedFunction[]): Promise<Staged[]> {
-  const { packages, config, log } = ctx;
+  const { packages, config, log, identity } = ctx;
+  const signedUntil = Date.now() + config.storage.presignSeconds * 1000;
+  if (config.storage.access === 'presigned' && identity.expiration && identity.expiration.getTime() < signedUntil) {
+    // A URL signed with temporary credentials dies with them, whatever X-Amz-Expires says.
+    log.warn(`presigned package URLs stop working when these temporary credentials expire (${identity.expiration.toISOString()}); Gestalt must fetch the packages before then, or use GESTALT_PACKAGE_ACCESS=private with a bucket policy.`);
+  }
   return mapLimit(functions, config.concurrency, async (fn): Promise<Staged> => {
     const key = packageKey(config.storage, fn.sha256, fn.file);
     try {

@@ -103,6 +103,14 @@ describe('keyless: ID token → STS → S3', () => {
     expect(gw.requests.filter((q) => q.body.git_env === 'never')).toEqual([]);
   });
 
+  it('warns that presigned URLs die with the temporary credentials that signed them', async () => {
+    const r = await run(['deploy'], oidcEnv(await token(), { GESTALT_PACKAGE_ACCESS: 'presigned' }));
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toMatch(/WARNING: presigned package URLs stop working when these temporary credentials expire \(20\d\d-/);
+    const url = new URL(gw.requests.at(-1)?.body.lambda_url);
+    expect(url.searchParams.get('X-Amz-Security-Token')).toBe(sts.issued.at(-1)?.sessionToken);
+  });
+
   it('throttled twice, then admitted', async () => {
     sts.throttle(2);
     const before = stsCalls();
