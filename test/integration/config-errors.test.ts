@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { mkdtemp } from 'node:fs/promises';
 import { startGatewayFake, type GatewayFake } from '../support/gateway-fake.js';
 import { assertNoSecrets, runCli } from '../support/run-cli.js';
-import { AWS_SECRET, ENV_ID, freshBucket, projectWithPackages, s3Env, startS3Stack, type S3Stack } from './setup.js';
+import { AWS_SECRET, ENV_ID, LAMBDA_VARS, freshBucket, projectWithPackages, s3Env, startS3Stack, type S3Stack } from './setup.js';
 
 // Every user-caused configuration mistake: exit 2, a message naming the variable (or file), and not a
 // single request to S3, STS or the gateway — nothing is half-written when configuration is wrong.
@@ -38,10 +38,7 @@ const base = () =>
   s3Env(stack, bucket, {
     CI_PROJECT_DIR: dir,
     CI_URL: gw.url,
-    LAMBDA_ARTIFACTS: 'dist/*.zip',
-    LAMBDA_RUNTIME: 'nodejs',
-    LAMBDA_API: 'dev1',
-    LAMBDA_ENVIRONMENT_ID: ENV_ID,
+    ...LAMBDA_VARS,
   });
 
 const cases: [string, Record<string, string | undefined>, RegExp, string?][] = [

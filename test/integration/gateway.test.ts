@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { startGatewayFake, type GatewayFake } from '../support/gateway-fake.js';
 import { chosenS3Kind } from '../support/s3-server.js';
 import { assertNoSecrets, makeProject, runCli, JOB_COMMIT_SHA, type CliResult } from '../support/run-cli.js';
-import { AWS_SECRET, ENV_ID, GF_SECRET, freshBucket, projectWithPackages, s3Env, s3Writes, startS3Stack, type S3Stack } from './setup.js';
+import { AWS_SECRET, ENV_ID, GF_SECRET, LAMBDA_VARS, freshBucket, projectWithPackages, s3Env, s3Writes, startS3Stack, type S3Stack } from './setup.js';
 
 let stack: S3Stack;
 const outputs: CliResult[] = [];
@@ -40,10 +40,8 @@ function gatewayEnv(bucket: string, gw: GatewayFake, dir: string, extra: Record<
   return s3Env(stack, bucket, {
     CI_PROJECT_DIR: dir,
     CI_URL: gw.url,
-    LAMBDA_ARTIFACTS: 'dist/*.zip',
+    ...LAMBDA_VARS,
     LAMBDA_RUNTIME: 'python',
-    LAMBDA_API: 'dev1',
-    LAMBDA_ENVIRONMENT_ID: ENV_ID,
     ...extra,
   });
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startOidcSts, type OidcSts } from '../support/oidc-sts.js';
 import { startGatewayFake, type GatewayFake } from '../support/gateway-fake.js';
 import { assertNoSecrets, runCli, type CliResult } from '../support/run-cli.js';
-import { ENV_ID, freshBucket, projectWithPackages, s3Env, startS3Stack, type S3Stack } from './setup.js';
+import { LAMBDA_VARS, freshBucket, projectWithPackages, s3Env, startS3Stack, type S3Stack } from './setup.js';
 
 const HUB_ROLE = 'arn:aws:iam::111111111111:role/gitlab-deployer';
 const TARGET_ROLE = 'arn:aws:iam::222222222222:role/gestalt-packages';
@@ -49,10 +49,7 @@ function oidcEnv(idToken: string, extra: Record<string, string | undefined> = {}
     AWS_ENDPOINT_URL_STS: sts.stsUrl,
     CI_PROJECT_DIR: dir,
     CI_URL: gw.url,
-    LAMBDA_ARTIFACTS: 'dist/*.zip',
-    LAMBDA_RUNTIME: 'nodejs',
-    LAMBDA_API: 'dev1',
-    LAMBDA_ENVIRONMENT_ID: ENV_ID,
+    ...LAMBDA_VARS,
     ...extra,
   });
 }

@@ -12,6 +12,14 @@ export const ENV_ID = 'e7b3ca8b-5b9a-4a51-8309-3ced4718e41f';
 export const AWS_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETKEY';
 export const GF_SECRET = 'gf-secret-9f8e7d6c5b4a';
 
+/** The original integration's job variables, for a project whose packages are dist/*.zip. */
+export const LAMBDA_VARS = {
+  LAMBDA_ARTIFACTS: 'dist/*.zip',
+  LAMBDA_RUNTIME: 'nodejs',
+  LAMBDA_API: 'dev1',
+  LAMBDA_ENVIRONMENT_ID: ENV_ID,
+} as const;
+
 export interface S3Stack {
   s3: S3Server;
   proxy: RecordingProxy;

@@ -4,7 +4,6 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -12,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { parseAllDocuments } from 'yaml';
 import type { CollectionTag } from 'yaml';
+import { serveLoopback } from '../support/loopback.js';
 
 export const ROOT: string = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const GCL = resolve(ROOT, 'node_modules/gitlab-ci-local/dist/index.js');
@@ -193,7 +193,6 @@ export interface PackageRegistry {
 /** Accepts PUTs under /api/v4/projects/:id/packages/generic/... as GitLab does (201), and records them. */
 export async function startPackageRegistry(): Promise<PackageRegistry> {
   const uploads: Upload[] = [];
-  const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -212,19 +211,6 @@ export async function startPackageRegistry(): Promise<PackageRegistry> {
       res.writeHead(201, { 'content-type': 'application/json' }).end('{"message":"201 Created"}');
     });
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    uploads,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
+  const { url, close } = await serveLoopback(server);
+  return { url, uploads, close };
 }

@@ -4,7 +4,7 @@
 // twice). Only the gateway in front of it answered non-200 (401, 5xx).
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { serveLoopback } from './loopback.js';
 
 // Tests read payload fields directly (req.body.file); `unknown` would force a cast at every use.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -81,7 +81,6 @@ export async function startGatewayFake(opts: GatewayFakeOptions = {}): Promise<G
   let delayMs = 0;
   let inFlight = 0;
   let maxInFlight = 0;
-  const sockets = new Set<Socket>();
 
   const fake: GatewayFake = {
     url: '',
@@ -260,22 +259,8 @@ export async function startGatewayFake(opts: GatewayFakeOptions = {}): Promise<G
       });
     });
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  fake.url = `http://127.0.0.1:${port}/deploy`;
-  fake.close = () =>
-    new Promise<void>((resolve, reject) => {
-      // Keep-alive sockets from the runner or the test's fetch would otherwise hold close() open.
-      for (const s of sockets) s.destroy();
-      server.close((err) => (err ? reject(err) : resolve()));
-    });
+  const served = await serveLoopback(server);
+  fake.url = `${served.url}/deploy`;
+  fake.close = served.close;
   return fake;
 }

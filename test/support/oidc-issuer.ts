@@ -2,10 +2,11 @@
 // Used by oidc-sts.ts; the STS stand-in fetches the JWKS over HTTP like AWS does, so
 // setJwksReachable() really changes what STS sees.
 import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { CryptoKey, JWK } from 'jose';
+import { closeServer, listen } from './loopback.js';
 
 /** All claims GitLab documents for CI/CD ID tokens (`id_tokens:`). */
 export interface GitLabClaims {
@@ -34,26 +35,6 @@ export interface OidcIssuer {
   mintToken(overrides?: Partial<GitLabClaims>, opts?: MintOptions): Promise<string>;
   setJwksReachable(ok: boolean): void;
   close(): Promise<void>;
-}
-
-export function listen(server: Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      const addr = server.address();
-      if (addr === null || typeof addr === 'string') reject(new Error('no TCP address'));
-      else resolve(addr.port);
-    });
-  });
-}
-
-export function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    // Keep-alive sockets (SDK agents, undici) would otherwise hold close() open until they time out.
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
 }
 
 function normalizeIssuerPath(p: string | undefined): string {

@@ -12,7 +12,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { compactVerify, createLocalJWKSet, decodeJwt, decodeProtectedHeader } from 'jose';
 import type { JSONWebKeySet, JWTPayload } from 'jose';
-import { closeServer, listen, startOidcIssuer } from './oidc-issuer.js';
+import { closeServer, listen } from './loopback.js';
+import { startOidcIssuer } from './oidc-issuer.js';
 import type { GitLabClaims, MintOptions } from './oidc-issuer.js';
 import { parseAuthorization, verifySigV4 } from './oidc-sigv4.js';
 

@@ -4,7 +4,7 @@
 // large downloads) without buffering.
 import { Agent, createServer, request as httpRequest } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { closeServer, listen } from './oidc-issuer.js';
+import { closeServer, listen } from './loopback.js';
 
 export interface RecordedRequest {
   method: string;

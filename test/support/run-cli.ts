@@ -1,6 +1,6 @@
 // Runs the built bundle the way a GitLab job does: a fresh Node process, only the job's variables in its
 // environment, the project dir as cwd, reports read back from that dir.
-import { spawn } from 'node:child_process';
+import { runCaptured } from './loopback.js';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -71,54 +71,13 @@ export async function runCli(args: string[], opts: RunCliOptions): Promise<CliRe
   const before = new Map<string, Stamp>();
   for (const name of Object.values(REPORTS)) before.set(name, await stamp(join(opts.cwd, name)));
 
-  const child = spawn(process.execPath, [script, ...args], {
-    cwd: opts.cwd,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  let output = '';
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  child.stdout.on('data', (s: string) => {
-    stdout += s;
-    output += s;
-  });
-  child.stderr.on('data', (s: string) => {
-    stderr += s;
-    output += s;
-  });
-
-  const code = await new Promise<number>((resolvePromise, reject) => {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    // 'close' rather than 'exit': it waits for both pipes to drain, so no output is lost.
-    child.once('close', (exitCode, signal) => {
-      clearTimeout(timer);
-      if (timedOut) {
-        reject(
-          new Error(
-            `gestalt-deploy ${args.join(' ')} did not finish within ${timeoutMs} ms and was killed.\n` +
-              `--- output so far ---\n${output}`,
-          ),
-        );
-        return;
-      }
-      if (exitCode === null) {
-        reject(new Error(`gestalt-deploy ${args.join(' ')} was killed by ${signal}.\n--- output ---\n${output}`));
-        return;
-      }
-      resolvePromise(exitCode);
-    });
-  });
+  const run = await runCaptured(process.execPath, [script, ...args], { cwd: opts.cwd, env, timeoutMs });
+  const { stdout, stderr, output } = run;
+  if (run.timedOut) {
+    throw new Error(`gestalt-deploy ${args.join(' ')} did not finish within ${timeoutMs} ms and was killed.\n--- output so far ---\n${output}`);
+  }
+  if (run.code === null) throw new Error(`gestalt-deploy ${args.join(' ')} was killed by ${run.signal}.\n--- output ---\n${output}`);
+  const code = run.code;
 
   const files: CliFiles = {};
   for (const [field, name] of Object.entries(REPORTS) as [keyof CliFiles, string][]) {

@@ -1,13 +1,14 @@
 // Running pipelines for real with gitlab-ci-local (docs/TESTING.md): a temp git repository per project, the
 // built runner on PATH as `gestalt-deploy`, project variables in .gitlab-ci-local-variables.yml, and the job-only
 // values (the ID token, CI_PROJECT_DIR) as --variable.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
+import { runCaptured } from './loopback.js';
 import { REPO_ROOT } from './template-server.js';
 
 const exec = promisify(execFile);
@@ -186,37 +187,11 @@ export async function gcl(dir: string, args: string[], opts: GclOptions = {}): P
   const variableArgs = Object.entries({ CI_PROJECT_DIR: dir, ...opts.variables }).flatMap(([k, v]) => ['--variable', `${k}=${v}`]);
   // CI_PROJECT_DIR is overridden on purpose (docs/TESTING.md): say so, or gitlab-ci-local warns on every run.
   const argv = [GCL_PATH, '--force-shell-executor', '--fetch-includes', '--no-color', '--ignore-predefined-vars', 'CI_PROJECT_DIR', ...variableArgs, ...args];
-  const started = Date.now();
-  const child = spawn(process.execPath, argv, { cwd: dir, env: gclEnv(home, opts.bin), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  let output = '';
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  child.stdout.on('data', (s: string) => {
-    stdout += s;
-    output += s;
-  });
-  child.stderr.on('data', (s: string) => {
-    stderr += s;
-    output += s;
-  });
   const timeoutMs = opts.timeoutMs ?? 90_000;
-  const code = await new Promise<number>((resolvePromise, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`gitlab-ci-local ${args.join(' ')} did not finish in ${timeoutMs} ms:\n${output}`));
-    }, timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('close', (exitCode, signal) => {
-      clearTimeout(timer);
-      resolvePromise(exitCode ?? (signal ? 128 : 1));
-    });
-  });
-  const ms = Date.now() - started;
+  const run = await runCaptured(process.execPath, argv, { cwd: dir, env: gclEnv(home, opts.bin), timeoutMs });
+  if (run.timedOut) throw new Error(`gitlab-ci-local ${args.join(' ')} did not finish in ${timeoutMs} ms:\n${run.output}`);
+  const { stdout, stderr, output, ms } = run;
+  const code = run.code ?? (run.signal ? 128 : 1);
   if (process.env.GESTALT_PIPELINE_TIMINGS) process.stderr.write(`[gitlab-ci-local ${args.join(' ') || '(pipeline)'}] ${ms} ms, exit ${code}\n`);
   return { code, stdout, stderr, output, ms };
 }

@@ -4,7 +4,6 @@
 //
 // Used by the pipeline tests and, bundled on the fly by esbuild, by scripts/demo.mjs.
 import { createServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { startGatewayFake } from './gateway-fake.js';
 import type { GatewayFake } from './gateway-fake.js';
 import { startMetaEmulator } from './meta-emulator.js';
@@ -15,6 +14,7 @@ import { startS3 } from './s3-server.js';
 import type { S3Kind, S3Server } from './s3-server.js';
 import { startTemplateServer } from './template-server.js';
 import type { TemplateServer } from './template-server.js';
+import { serveLoopback } from './loopback.js';
 
 /** What the examples name in their YAML; the stack is seeded so the examples run unchanged. */
 export const EXAMPLE = {
@@ -77,7 +77,6 @@ export interface StackOptions {
 
 async function startEndpointServer(): Promise<EndpointServer> {
   const hits: EndpointHit[] = [];
-  const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
     hits.push({ method: req.method ?? '', path });
@@ -85,24 +84,8 @@ async function startEndpointServer(): Promise<EndpointServer> {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    hits,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  const { url, close } = await serveLoopback(server);
+  return { url, hits, close };
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<LocalStack> {

@@ -4,9 +4,9 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serveLoopback } from './loopback.js';
 
 /** The repository root: the nearest directory above this file with the template (also from an esbuild bundle). */
 export const REPO_ROOT: string = findRoot(dirname(fileURLToPath(import.meta.url)));
@@ -37,7 +37,6 @@ export async function startTemplateServer(opts: TemplateServerOptions = {}): Pro
   const root = resolve(opts.root ?? REPO_ROOT);
   const published = resolve(root, 'templates');
   const requests: string[] = [];
-  const sockets = new Set<Socket>();
 
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
@@ -57,24 +56,6 @@ export async function startTemplateServer(opts: TemplateServerOptions = {}): Pro
       },
     );
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolvePromise, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolvePromise());
-  });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
-  return {
-    url,
-    templateUrl: `${url}/templates/deploy.gitlab-ci.yml`,
-    requests,
-    close: () =>
-      new Promise<void>((resolvePromise) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolvePromise());
-      }),
-  };
+  const { url, close } = await serveLoopback(server);
+  return { url, templateUrl: `${url}/templates/deploy.gitlab-ci.yml`, requests, close };
 }
