@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { mkdtemp } from 'node:fs/promises';
 import { startGatewayFake, type GatewayFake } from '../support/gateway-fake.js';
-import { assertNoSecrets, runCli } from '../support/run-cli.js';
+import { assertNoSecrets, CLI_PATH, runCli } from '../support/run-cli.js';
 import { AWS_SECRET, ENV_ID, LAMBDA_VARS, freshBucket, projectWithPackages, s3Env, startS3Stack, type S3Stack } from './setup.js';
 
 // Every user-caused configuration mistake: exit 2, a message naming the variable (or file), and not a
@@ -92,6 +92,19 @@ describe('configuration errors: exit 2, the variable named, nothing sent', () =>
     expect(r.code).toBe(2);
     for (const v of ['LAMBDA_API', 'LAMBDA_ENVIRONMENT_ID', 'GESTALT_PACKAGE_ACCESS', 'S3_BUCKET_NAME']) expect(r.output).toContain(`- ${v}:`);
     expect(stack.proxy.requests.length).toBe(0);
+  });
+
+  it('the bundle is one file: copied alone into an empty directory, it runs with plain node', async () => {
+    const lonely = await mkdtemp(join(tmpdir(), 'bundle-only-'));
+    await copyFile(CLI_PATH, join(lonely, 'gestalt-deploy.js'));
+    expect(await readdir(lonely)).toEqual(['gestalt-deploy.js']);
+    const help = await runCli(['--help'], { env: { PATH: process.env.PATH }, cwd: lonely, script: join(lonely, 'gestalt-deploy.js') });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^gestalt-deploy \d+\.\d+\.\d+ — deploy serverless functions/);
+    // A real command needs the bundled SDK, yaml and fast-glob: a configuration error proves they loaded.
+    const deploy = await runCli(['deploy'], { env: { PATH: process.env.PATH }, cwd: lonely, script: join(lonely, 'gestalt-deploy.js') });
+    expect(deploy.code).toBe(2);
+    expect(deploy.output).not.toMatch(/Cannot find (module|package)/);
   });
 
   it('usage errors: unknown command and stray arguments exit 2; no arguments prints help and exits 2', async () => {
