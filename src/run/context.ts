@@ -9,7 +9,7 @@ import { PackageStore } from '../storage/packages.js';
 import { createTarget } from '../target/create.js';
 import type { GestaltTarget } from '../target/types.js';
 
-/** Everything a command talks to, built once after configuration has been validated. */
+/** Everything a command talks to, built once after configuration has been validated; `timings` gets the credentials phase. */
 export interface RunContext {
   config: Config;
   log: Logger;
@@ -18,7 +18,6 @@ export interface RunContext {
   packages: PackageStore;
   records: RecordStore;
   target: GestaltTarget;
-  timings: Record<string, number>;
 }
 
 export async function openContext(config: Config, log: Logger, timings: Record<string, number>): Promise<RunContext> {
@@ -33,7 +32,6 @@ export async function openContext(config: Config, log: Logger, timings: Record<s
     packages: new PackageStore(s3, config.storage, config.aws),
     records: new RecordStore(s3, config.storage),
     target: createTarget(config, http, log),
-    timings,
   };
 }
 
