@@ -40,7 +40,8 @@ export interface HttpClientOptions {
   log: Logger;
 }
 
-const TRANSIENT_STATUS = (status: number) => status === 429 || status >= 500;
+/** Statuses that say nothing about the request itself: worth asking again. */
+export const isTransientStatus = (status: number): boolean => status === 429 || status >= 500;
 
 class TransientStatus extends Error {
   constructor(readonly response: HttpResponse) {
@@ -85,7 +86,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         return await withRetry(
           async () => {
             const res = await once(req);
-            if (TRANSIENT_STATUS(res.status)) throw new TransientStatus(res);
+            if (isTransientStatus(res.status)) throw new TransientStatus(res);
             return res;
           },
           (err) => (err instanceof NetworkError || err instanceof TransientStatus ? 'retry' : 'fail'),

@@ -1,8 +1,8 @@
 import type { Config, MetaSettings } from '../../config/types.js';
 import { RemoteError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
-import { NetworkError, type HttpClient } from '../../net/http.js';
-import { backoffDelay } from '../../net/retry.js';
+import { isTransientStatus, NetworkError, type HttpClient } from '../../net/http.js';
+import { withRetry } from '../../net/retry.js';
 import type { DeploymentRecord, RecordedFunction } from '../../record/types.js';
 import type { DeployRequest, DeployResult, GestaltTarget, Placement, PlanResult, RemoveResult } from '../types.js';
 import { MetaClient, MetaError, type MetaResource } from './client.js';
@@ -152,47 +152,56 @@ export class MetaTarget implements GestaltTarget {
     return all.find((l) => l.resource_state !== FAILED_STATE) ?? all[0];
   }
 
-  /** Create without blind retries: after a lost answer, look the name up first — Meta may have stored it. */
   private async createLambda(desired: ReturnType<typeof lambdaPayload>): Promise<MetaResource> {
-    const envId = this.requireSnapshot().env.environmentId;
-    const path = `/environments/${envId}/lambdas`;
-    const retry = this.config.http.retry;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.meta.create(path, desired);
-      } catch (err) {
-        if (err instanceof MetaError && err.status === 404 && /provider/i.test(err.metaMessage)) throw this.providerMissing(err);
-        if (err instanceof MetaError && (err.status === 404 || err.status === 422)) throw await this.explainCreate(err, desired.name);
-        const transient = err instanceof NetworkError || (err instanceof MetaError && (err.status >= 500 || err.status === 429));
-        if (!transient || attempt >= retry.attempts) throw metaFailure(`create lambda '${desired.name}'`, err, this.settings.org);
+    const path = `/environments/${this.requireSnapshot().env.environmentId}/lambdas`;
+    try {
+      return await this.createOnce(`create lambda '${desired.name}'`, () => this.meta.create(path, desired), async () => {
         const found = await this.meta.list(path, { name: desired.name }).catch(() => []);
         const stored = found.find((l) => l.resource_state !== FAILED_STATE);
-        if (stored) {
-          this.log.info(`  ${desired.name}: the create's answer was lost but Meta stored it (${stored.id}); using it`);
-          return stored;
-        }
+        if (stored) return stored;
         for (const leftover of found) await this.deleteLambdaAndEndpoints(leftover.id, `clean up the Failed lambda '${desired.name}'`);
-        const delay = backoffDelay(attempt, retry);
-        this.log.info(`  create lambda '${desired.name}': ${err instanceof Error ? err.message : String(err)}; not stored, retry ${attempt} in ${delay} ms`);
-        await new Promise((r) => setTimeout(r, delay));
-      }
+        return undefined;
+      });
+    } catch (err) {
+      if (err instanceof MetaError && err.status === 404 && /provider/i.test(err.metaMessage)) throw this.providerMissing(err);
+      if (err instanceof MetaError && (err.status === 404 || err.status === 422)) throw await this.explainCreate(err, desired.name);
+      throw metaFailure(`create lambda '${desired.name}'`, err, this.settings.org);
     }
   }
 
   private async createEndpoint(name: string, lambdaId: string, methods: string[]): Promise<MetaResource> {
     const api = this.requireSnapshot().api as MetaResource;
-    const retry = this.config.http.retry;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.meta.create(`/apis/${api.id}/apiendpoints`, endpointPayload(name, lambdaId, methods));
-      } catch (err) {
-        const transient = err instanceof NetworkError || (err instanceof MetaError && (err.status >= 500 || err.status === 429));
-        if (!transient || attempt >= retry.attempts) throw metaFailure(`create the endpoint of '${name}' under API '${api.name}'`, err, this.settings.org);
+    const what = `create the endpoint of '${name}' under API '${api.name}'`;
+    try {
+      return await this.createOnce(what, () => this.meta.create(`/apis/${api.id}/apiendpoints`, endpointPayload(name, lambdaId, methods)), async () => {
         const found = await this.meta.list('/apiendpoints', { implementation_type: 'lambda', implementation_id: lambdaId }).catch(() => []);
-        if (found[0]) return found[0];
-        await new Promise((r) => setTimeout(r, backoffDelay(attempt, retry)));
-      }
+        return found[0];
+      });
+    } catch (err) {
+      throw metaFailure(what, err, this.settings.org);
     }
+  }
+
+  /**
+   * A create is never repeated blindly: when its answer was lost (network error, 429, 5xx), the next
+   * attempt first looks for what Meta may have stored, and only creates again when it finds nothing.
+   */
+  private createOnce(what: string, create: () => Promise<MetaResource>, lookup: () => Promise<MetaResource | undefined>): Promise<MetaResource> {
+    return withRetry(
+      async (attempt) => {
+        if (attempt > 1) {
+          const stored = await lookup();
+          if (stored) {
+            this.log.info(`  ${what}: the create's answer was lost but Meta stored it (${stored.id}); using it`);
+            return stored;
+          }
+        }
+        return create();
+      },
+      (err) => (err instanceof NetworkError || (err instanceof MetaError && isTransientStatus(err.status)) ? 'retry' : 'fail'),
+      this.config.http.retry,
+      { onRetry: ({ attempt, delayMs, error }) => this.log.info(`  ${what}: ${error instanceof Error ? error.message : String(error)}; checking what Meta stored, retry ${attempt} in ${delayMs} ms`) },
+    );
   }
 
   /** Endpoints first (Meta does not cascade), then the lambda. -1 when the lambda was already gone. */
