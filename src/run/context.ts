@@ -6,8 +6,8 @@ import { createHttpClient } from '../net/http.js';
 import { RecordStore } from '../record/store.js';
 import { createS3Client } from '../storage/client.js';
 import { PackageStore } from '../storage/packages.js';
-import { createTarget } from '../target/create.js';
-import type { GestaltTarget } from '../target/types.js';
+import { createTarget } from '../gestalt/create.js';
+import type { GestaltTarget } from '../gestalt/types.js';
 
 /** Everything a command talks to, built once after configuration has been validated; `timings` gets the credentials phase. */
 export interface RunContext {

@@ -7,7 +7,7 @@ import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
 import type { FunctionReport } from '../reports/types.js';
 import { formatBytes, summaryTable, writeReports } from '../reports/write.js';
 import { packageKey } from '../storage/packages.js';
-import type { DeployResult } from '../target/types.js';
+import type { DeployResult } from '../gestalt/types.js';
 import { openContext, timed, type RunContext } from './context.js';
 import { collectFunctions } from './functions.js';
 import { finishReport, startReport } from './report.js';

@@ -7,7 +7,7 @@ import type { Logger } from '../log/logger.js';
 import { createHttpClient } from '../net/http.js';
 import { createS3Client } from '../storage/client.js';
 import { s3Failure } from '../storage/errors.js';
-import { createTarget } from '../target/create.js';
+import { createTarget } from '../gestalt/create.js';
 
 /** Configuration, ID token claims, the trust policy that would admit this job, and read-only reachability. */
 export async function runDoctor(config: Config, problems: Problem[], log: Logger): Promise<ExitCode> {

@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import { mapLimit } from '../net/pool.js';
 import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
 import type { FunctionReport } from '../reports/types.js';
-import type { GestaltTarget } from '../target/types.js';
+import type { GestaltTarget } from '../gestalt/types.js';
 import { summaryTable, writeReports } from '../reports/write.js';
 import { openContext, timed } from './context.js';
 import { finishReport, startReport } from './report.js';

@@ -1,7 +1,7 @@
 // Reading the original deployment lambda's answers: JSON on success; on failure HTTP 200 with its plain-text log,
 // each line ending in "\r\n\r\n". Anything but a JSON success is a failure, explained in one sentence.
 import { describe, expect, it } from 'vitest';
-import { explainLog, parseDeployAnswer, parseStopAnswer } from '../../src/target/gateway/answer.js';
+import { explainLog, parseDeployAnswer, parseStopAnswer } from '../../src/gestalt/gateway/answer.js';
 
 /** The original's log: payload, context (with the caller's Authorization value), then the ERROR line. */
 function originalLog(...errorLines: string[]): string {

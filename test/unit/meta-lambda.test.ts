@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import type { PackagedFunction } from '../../src/artifacts/functions.js';
 import type { JobContext } from '../../src/config/types.js';
-import type { MetaResource } from '../../src/target/meta/client.js';
-import { describe as describeJob, endpointPayload, endpointUrl, lambdaPatch, lambdaPayload } from '../../src/target/meta/lambda.js';
+import type { MetaResource } from '../../src/gestalt/meta/client.js';
+import { describe as describeJob, endpointPayload, endpointUrl, lambdaPatch, lambdaPayload } from '../../src/gestalt/meta/lambda.js';
 
 const PROVIDER = '3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c';
 const job = { ref: 'feature-x', sha: '0123456789abcdef0123' } as JobContext;
