@@ -1,16 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
-import type { FunctionSource } from '../artifacts/functions.js';
 import type { Problem } from '../errors.js';
-import type { FunctionSettings } from './types.js';
+import { HTTP_METHODS, isHttpMethod } from './checks.js';
+import type { FunctionSettings, FunctionSource } from './types.js';
 
 // gestalt-deploy.yml: functions one by one. Every problem names file:line, so a typo is found
 // without reading the runner's source.
 
 const SETTING_KEYS = ['runtime', 'handler', 'memory', 'cpus', 'timeout', 'public', 'methods', 'env'] as const;
 const FUNCTION_KEYS = ['artifact', 'name', ...SETTING_KEYS] as const;
-const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 
 type Overrides = FunctionSource['overrides'];
 
@@ -108,7 +107,7 @@ function readSettings(map: YAMLMap, allowed: string[], add: (node: Node | null |
         break;
       case 'methods': {
         const items = isSeq(node) ? node.items.map((n) => (isScalar(n) ? String(n.value).toUpperCase() : '')) : undefined;
-        if (!items || items.length === 0 || items.some((m) => !METHODS.includes(m))) add(node, `methods: must be a list of HTTP methods from ${METHODS.join(', ')}.`);
+        if (!items || items.length === 0 || items.some((m) => !isHttpMethod(m))) add(node, `methods: must be a list of HTTP methods from ${HTTP_METHODS.join(', ')}.`);
         else out.methods = items;
         break;
       }

@@ -1,12 +1,14 @@
 import type { PackagedFunction } from '../artifacts/functions.js';
 import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
 
-// deploy/stop/plan are written once against this interface; gateway and meta implement it.
+// deploy/stop/plan are written once against these interfaces; gateway and meta implement them.
 
 export interface Placement {
   api: string;
   environmentId: string;
 }
+
+export type Purpose = 'deploy' | 'plan' | 'stop';
 
 export interface DeployRequest {
   fn: PackagedFunction;
@@ -35,17 +37,22 @@ export interface RemoveResult {
   endpoints: number;
 }
 
+/** One way of reaching Gestalt. `open` does the run's lookups once and hands back what later calls need. */
 export interface GestaltTarget {
   readonly mode: 'gateway' | 'meta';
   /** For logs: where the functions go. */
   readonly label: string;
-  /** Lookups done once per run (meta: org, environment, API, existing lambdas and endpoints). */
-  prepare(placement: Placement | undefined, purpose: 'deploy' | 'plan' | 'stop'): Promise<void>;
+  /** meta: reads org, environment, API, existing lambdas and endpoints; without a placement, only removal by id works. */
+  open(placement: Placement | undefined, purpose: Purpose): Promise<GestaltSession>;
+  /** doctor: a read-only reachability check; resolves to a one-line description. */
+  probe(): Promise<string>;
+}
+
+/** The calls of one run, against the state `open` read. */
+export interface GestaltSession {
   plan(req: DeployRequest): Promise<PlanResult>;
   deploy(req: DeployRequest): Promise<DeployResult>;
   remove(fn: RecordedFunction, record: DeploymentRecord): Promise<RemoveResult>;
   /** Functions of this project/ref found without a record (meta: by name prefix); gateway cannot list. */
   discover(namePrefix: string): Promise<RecordedFunction[]>;
-  /** doctor: a read-only reachability check; resolves to a one-line description. */
-  probe(): Promise<string>;
 }

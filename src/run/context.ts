@@ -31,7 +31,7 @@ export async function openContext(config: Config, log: Logger, timings: Record<s
     s3,
     packages: new PackageStore(s3, config.storage, config.aws),
     records: new RecordStore(s3, config.storage),
-    target: createTarget(config, http, log),
+    target: createTarget(config.target, config.job, config.http.retry, http, log),
   };
 }
 

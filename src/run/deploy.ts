@@ -1,16 +1,16 @@
 import type { PackagedFunction } from '../artifacts/functions.js';
 import type { Config } from '../config/types.js';
 import { EXIT, errorMessage, type ExitCode } from '../errors.js';
+import { formatBytes } from '../log/format.js';
 import type { Logger } from '../log/logger.js';
 import { mapLimit } from '../net/pool.js';
 import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
 import type { FunctionReport } from '../reports/types.js';
-import { formatBytes, summaryTable, writeReports } from '../reports/write.js';
 import { packageKey } from '../storage/packages.js';
-import type { DeployResult } from '../gestalt/types.js';
+import type { DeployResult, GestaltSession } from '../gestalt/types.js';
 import { openContext, timed, type RunContext } from './context.js';
 import { collectFunctions } from './functions.js';
-import { finishReport, startReport } from './report.js';
+import { withReport } from './report.js';
 
 interface Staged {
   fn: PackagedFunction;
@@ -23,33 +23,21 @@ interface Staged {
 }
 
 export async function runDeploy(config: Config, env: Record<string, string | undefined>, log: Logger): Promise<ExitCode> {
-  const report = startReport(config, 'deploy');
-  const timings = report.timingsMs;
-  const functions = await timed(timings, 'artifacts', () => collectFunctions(config, env, log));
-  try {
+  return withReport(config, 'deploy', log, async (report) => {
+    const timings = report.timingsMs;
+    const functions = await timed(timings, 'artifacts', () => collectFunctions(config, env, log));
     const ctx = await openContext(config, log, timings);
     report.record = ctx.records.uri(config.job.environment);
     const placement = { api: config.api as string, environmentId: config.environmentId as string };
-    const previous = await timed(timings, 'lookup', () =>
-      log.section('lookup', `Gestalt: ${ctx.target.label}`, async () => {
-        const [record] = await Promise.all([ctx.records.read(config.job.environment), ctx.target.prepare(placement, 'deploy')]);
-        return record;
-      }),
+    const [previous, session] = await timed(timings, 'lookup', () =>
+      log.section('lookup', `Gestalt: ${ctx.target.label}`, () => Promise.all([ctx.records.read(config.job.environment), ctx.target.open(placement, 'deploy')])),
     );
     const staged = await timed(timings, 'upload', () => log.section('upload', `Upload to s3://${config.storage.bucket}/${config.storage.prefix}/packages/`, () => upload(ctx, functions)));
-    await timed(timings, 'deploy', () => log.section('deploy', `Deploy ${functions.length} function(s)`, () => deployAll(ctx, staged, previous)));
+    await timed(timings, 'deploy', () => log.section('deploy', `Deploy ${functions.length} function(s)`, () => deployAll(ctx, session, staged, previous)));
     await timed(timings, 'record', () => writeRecord(ctx, staged, previous));
     report.functions = staged.map(toReport);
-  } catch (err) {
-    report.errors.push(errorMessage(err));
-    throw err;
-  } finally {
-    finishReport(report);
-    await writeReports(config.outputDir, report);
-    if (report.functions.length > 0) log.info(`\n${summaryTable(report)}`);
-    if (report.environmentUrl) log.info(`\nEnvironment URL: ${report.environmentUrl}`);
-  }
-  return report.totals.failed > 0 ? EXIT.remote : EXIT.ok;
+    return report.functions.some((f) => f.error) ? EXIT.remote : EXIT.ok;
+  });
 }
 
 async function upload(ctx: RunContext, functions: PackagedFunction[]): Promise<Staged[]> {
@@ -78,12 +66,12 @@ async function upload(ctx: RunContext, functions: PackagedFunction[]): Promise<S
   });
 }
 
-async function deployAll(ctx: RunContext, staged: Staged[], previous: DeploymentRecord | undefined): Promise<void> {
-  const { target, config, log } = ctx;
+async function deployAll(ctx: RunContext, session: GestaltSession, staged: Staged[], previous: DeploymentRecord | undefined): Promise<void> {
+  const { config, log } = ctx;
   await mapLimit(staged, config.concurrency, async (s) => {
     if (s.error || !s.url) return;
     try {
-      s.result = await target.deploy({ fn: s.fn, packageKey: s.key, packageUrl: s.url, previous: previous?.functions.find((f) => f.name === s.fn.name) });
+      s.result = await session.deploy({ fn: s.fn, packageKey: s.key, packageUrl: s.url, previous: previous?.functions.find((f) => f.name === s.fn.name) });
       log.info(`  ${s.fn.name}: ${s.result.action}${s.result.changed?.length ? ` (${s.result.changed.join(', ')})` : ''}, endpoint ${s.result.endpoint}${s.result.url ? ` → ${s.result.url}` : ''}`);
     } catch (err) {
       s.error = errorMessage(err);

@@ -1,29 +1,46 @@
-import type { Config, GatewaySettings } from '../../config/types.js';
+import { basicAuthValue } from '../../net/auth.js';
+import type { GatewaySettings, JobContext } from '../../config/types.js';
 import { RemoteError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { NetworkError, type HttpClient, type HttpResponse } from '../../net/http.js';
 import type { DeploymentRecord, RecordedFunction } from '../../record/types.js';
-import type { DeployRequest, DeployResult, GestaltTarget, Placement, PlanResult, RemoveResult } from '../types.js';
+import type { DeployRequest, DeployResult, GestaltSession, GestaltTarget, Placement, PlanResult, RemoveResult } from '../types.js';
 import { explainLog, parseDeployAnswer, parseStopAnswer } from './answer.js';
 
 /** The original protocol: one JSON POST per package to the deployment lambda at CI_URL. */
 export class GatewayTarget implements GestaltTarget {
   readonly mode = 'gateway' as const;
   readonly label: string;
-  private placement: Placement | undefined;
 
   constructor(
     private readonly settings: GatewaySettings,
-    private readonly config: Config,
+    private readonly job: JobContext,
     private readonly http: HttpClient,
     private readonly log: Logger,
   ) {
     this.label = `deployment lambda at ${settings.url}`;
   }
 
-  async prepare(placement: Placement | undefined): Promise<void> {
-    this.placement = placement;
+  /** Nothing to look up: the lambda cannot be asked without acting. */
+  async open(placement: Placement | undefined): Promise<GestaltSession> {
+    return new GatewaySession(this.settings, this.job, placement, this.http, this.log);
   }
+
+  async probe(): Promise<string> {
+    // HEAD never runs a deploy; any HTTP answer proves the URL is reachable from the runner.
+    const res = await this.http.request({ method: 'HEAD', url: this.settings.url, headers: authHeader(this.settings), retry: false });
+    return `CI_URL answered HTTP ${res.status}`;
+  }
+}
+
+class GatewaySession implements GestaltSession {
+  constructor(
+    private readonly settings: GatewaySettings,
+    private readonly job: JobContext,
+    private readonly placement: Placement | undefined,
+    private readonly http: HttpClient,
+    private readonly log: Logger,
+  ) {}
 
   async plan(req: DeployRequest): Promise<PlanResult> {
     // The lambda cannot be asked without acting; the record says whether this environment has it.
@@ -31,7 +48,7 @@ export class GatewayTarget implements GestaltTarget {
   }
 
   async deploy(req: DeployRequest): Promise<DeployResult> {
-    const job = this.config.job;
+    const job = this.job;
     const payload = {
       file: req.fn.file,
       runtime: req.fn.runtime,
@@ -80,21 +97,10 @@ export class GatewayTarget implements GestaltTarget {
     return [];
   }
 
-  async probe(): Promise<string> {
-    // HEAD never runs a deploy; any HTTP answer proves the URL is reachable from the runner.
-    const res = await this.http.request({ method: 'HEAD', url: this.settings.url, headers: this.authHeader(), retry: false });
-    return `CI_URL answered HTTP ${res.status}`;
-  }
-
-  private authHeader(): Record<string, string> {
-    const auth = this.settings.auth;
-    return auth ? { authorization: `Basic ${Buffer.from(`${auth.key}:${auth.secret}`).toString('base64')}` } : {};
-  }
-
   private async post(payload: object, name: string): Promise<HttpResponse> {
     let res: HttpResponse;
     try {
-      res = await this.http.request({ method: 'POST', url: this.settings.url, json: payload, headers: this.authHeader() });
+      res = await this.http.request({ method: 'POST', url: this.settings.url, json: payload, headers: authHeader(this.settings) });
     } catch (err) {
       if (err instanceof NetworkError) throw new RemoteError(`Could not reach the deployment lambda at CI_URL for ${name}: ${err.message}; check CI_URL and that the runner can reach it.`, { cause: err });
       throw err;
@@ -108,4 +114,8 @@ export class GatewayTarget implements GestaltTarget {
     }
     return res;
   }
+}
+
+function authHeader(settings: GatewaySettings): Record<string, string> {
+  return settings.auth ? { authorization: basicAuthValue(settings.auth.key, settings.auth.secret) } : {};
 }

@@ -5,7 +5,7 @@ import type { MetaResource, PatchOp } from './client.js';
 export const FAILED_STATE = 'Gestalt::Resource::State::Failed';
 
 /** The create payload, shaped as the original integration sent it, with our per-function settings. */
-export function lambdaPayload(fn: PackagedFunction, packageUrl: string, providerId: string, job: JobContext): { name: string; description: string; properties: Record<string, unknown> } {
+export function lambdaPayload(fn: PackagedFunction, packageUrl: string, providerId: string, job: Pick<JobContext, 'ref' | 'sha'>): { name: string; description: string; properties: Record<string, unknown> } {
   return {
     name: fn.name,
     description: describe(job),
@@ -27,7 +27,7 @@ export function lambdaPayload(fn: PackagedFunction, packageUrl: string, provider
   };
 }
 
-export function describe(job: JobContext): string {
+export function describe(job: Pick<JobContext, 'ref' | 'sha'>): string {
   return `deploy by gitlab, ref ${job.ref}, sha ${job.sha.slice(0, 8)}`;
 }
 
