@@ -8,8 +8,7 @@ import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
 import type { FunctionReport } from '../reports/types.js';
 import { packageKey } from '../storage/packages.js';
 import type { DeployResult, GestaltSession } from '../gestalt/types.js';
-import { openContext, timed, type RunContext } from './context.js';
-import { collectFunctions } from './functions.js';
+import { openDeployment, timed, type RunContext } from './context.js';
 import { withReport } from './report.js';
 
 interface Staged {
@@ -25,13 +24,7 @@ interface Staged {
 export async function runDeploy(config: Config, env: Record<string, string | undefined>, log: Logger): Promise<ExitCode> {
   return withReport(config, 'deploy', log, async (report) => {
     const timings = report.timingsMs;
-    const functions = await timed(timings, 'artifacts', () => collectFunctions(config, env, log));
-    const ctx = await openContext(config, log, timings);
-    report.record = ctx.records.uri(config.job.environment);
-    const placement = { api: config.api as string, environmentId: config.environmentId as string };
-    const [previous, session] = await timed(timings, 'lookup', () =>
-      log.section('lookup', `Gestalt: ${ctx.target.label}`, () => Promise.all([ctx.records.read(config.job.environment), ctx.target.open(placement, 'deploy')])),
-    );
+    const { functions, ctx, previous, session } = await openDeployment(config, env, log, report, 'deploy');
     const staged = await timed(timings, 'upload', () => log.section('upload', `Upload to s3://${config.storage.bucket}/${config.storage.prefix}/packages/`, () => upload(ctx, functions)));
     await timed(timings, 'deploy', () => log.section('deploy', `Deploy ${functions.length} function(s)`, () => deployAll(ctx, session, staged, previous)));
     await timed(timings, 'record', () => writeRecord(ctx, staged, previous));

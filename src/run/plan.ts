@@ -5,19 +5,14 @@ import type { Logger } from '../log/logger.js';
 import { mapLimit } from '../net/pool.js';
 import type { FunctionReport } from '../reports/types.js';
 import { packageKey } from '../storage/packages.js';
-import { openContext, timed } from './context.js';
-import { collectFunctions } from './functions.js';
+import { openDeployment, timed } from './context.js';
 import { withReport } from './report.js';
 
 /** Everything deploy would do, read-only: S3 HEADs, the record, and the target's lookups. */
 export async function runPlan(config: Config, env: Record<string, string | undefined>, log: Logger): Promise<ExitCode> {
   return withReport(config, 'plan', log, async (report) => {
     const timings = report.timingsMs;
-    const functions = await timed(timings, 'artifacts', () => collectFunctions(config, env, log));
-    const ctx = await openContext(config, log, timings);
-    report.record = ctx.records.uri(config.job.environment);
-    const placement = { api: config.api as string, environmentId: config.environmentId as string };
-    const [previous, session] = await Promise.all([ctx.records.read(config.job.environment), ctx.target.open(placement, 'plan')]);
+    const { functions, ctx, previous, session } = await openDeployment(config, env, log, report, 'plan');
     report.functions = await timed(timings, 'plan', () =>
       mapLimit(functions, config.concurrency, async (fn): Promise<FunctionReport> => {
         const key = packageKey(config.storage, fn.sha256, fn.file);
