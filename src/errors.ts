@@ -1,5 +1,4 @@
-// The three outcomes the README promises (its "Commands" section): 0 success, 1 a remote operation failed,
-// 2 configuration/usage error.
+// The three outcomes DESIGN.md promises: 0 success, 1 a remote operation failed, 2 configuration/usage error.
 export const EXIT = { ok: 0, remote: 1, config: 2 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
