@@ -14,6 +14,9 @@ export interface RecordedRequest {
   query: string;
   accessKeyId?: string;
   securityToken?: string;
+  /** Conditional-write headers, as sent (S3 If-Match / If-None-Match). */
+  ifMatch?: string;
+  ifNoneMatch?: string;
   /** 0 until the target answers; 502 when the target could not be reached. */
   status: number;
 }
@@ -58,6 +61,10 @@ function record(req: IncomingMessage): RecordedRequest {
   if (accessKeyId) entry.accessKeyId = accessKeyId;
   const token = headerValue(req.headers['x-amz-security-token']) ?? params.get('X-Amz-Security-Token') ?? undefined;
   if (token) entry.securityToken = token;
+  const ifMatch = headerValue(req.headers['if-match']);
+  if (ifMatch) entry.ifMatch = ifMatch;
+  const ifNoneMatch = headerValue(req.headers['if-none-match']);
+  if (ifNoneMatch) entry.ifNoneMatch = ifNoneMatch;
   return entry;
 }
 
