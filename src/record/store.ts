@@ -1,4 +1,4 @@
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { StorageSettings } from '../config/types.js';
 import { RemoteError } from '../errors.js';
 import { awsErrorName, awsStatus } from '../net/aws-errors.js';
@@ -35,6 +35,17 @@ export class RecordStore {
     return s3Uri(this.storage.bucket, this.key(environment));
   }
 
+  /** Environments that have a record, from one bounded listing (at most 1,000 keys). */
+  async environments(): Promise<string[]> {
+    const prefix = `${this.storage.prefix}/deployments/`;
+    try {
+      const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.storage.bucket, Prefix: prefix, MaxKeys: 1000 }));
+      return (out.Contents ?? []).map((o) => o.Key ?? '').filter((k) => k.endsWith('.json') && !k.endsWith('.history.json')).map((k) => k.slice(prefix.length, -'.json'.length));
+    } catch (err) {
+      throw s3Failure('ListObjectsV2', s3Uri(this.storage.bucket, prefix), err);
+    }
+  }
+
   async read(environment: string): Promise<DeploymentRecord | undefined> {
     return (await this.readVersion(environment)).record;
   }
@@ -69,6 +80,8 @@ export class RecordStore {
     let version = known ?? (await this.readVersion(environment));
     for (let attempt = 1; ; attempt++) {
       const next = change(version.record);
+      // Unchanged: the record stays byte for byte as it was.
+      if (next === version.record) return next;
       try {
         if (next) await this.put(next, version.etag);
         else if (version.record) await this.delete(environment, version.etag);

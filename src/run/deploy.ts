@@ -23,6 +23,8 @@ interface Staged {
   upload: 'uploaded' | 'skipped';
   /** Set once a Gestalt write for it may have started: from then on only its outcome goes in the record. */
   touched?: boolean;
+  /** The deploy failed and provably created nothing. */
+  nothingCreated?: boolean;
   error?: string;
   result?: DeployResult;
 }
@@ -121,6 +123,7 @@ async function deployAll(ctx: RunContext, session: GestaltSession, staged: Stage
         s.error = errorMessage(err);
         log.error(s.error);
         if (err instanceof NothingCreated) {
+          s.nothingCreated = true;
           // Provably nothing new in Gestalt: the record says what it said before.
           if (s.previous) journal.settle(s.previous);
           else journal.forget(entry(s, 'pending'));
@@ -166,7 +169,7 @@ function toReport(s: Staged): FunctionReport {
     upload: s.upload,
     bytesUploaded: s.bytesUploaded,
     url: s.result?.url,
-    id: s.result?.id ?? (s.touched ? s.claim.id : undefined),
+    id: s.result?.id ?? (s.touched && !s.nothingCreated ? s.claim.id : undefined),
     changed: s.result?.changed,
     error: s.error,
   };

@@ -9,6 +9,7 @@ import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
 import type { FunctionReport } from '../reports/types.js';
 import { cancelledExit, openContext, readRecord, recordHeader, timed, type RunContext } from './context.js';
 import { withReport } from './report.js';
+import { closestName } from '../config/closest.js';
 
 const keyOf = (f: RecordedFunction) => f.id ?? `name:${f.name}`;
 
@@ -36,6 +37,7 @@ export async function runStop(config: Config, log: Logger): Promise<ExitCode> {
     );
     if (!found || found.record.functions.length === 0) {
       log.info(`Nothing to stop: no deployment record for environment '${job.environment}' and nothing of it found in Gestalt (already stopped, or never deployed).`);
+      if (!found) await warnNearMiss(ctx, log);
       if (found?.version?.record) await records.update(job.environment, (current) => (current && current.functions.length > 0 ? current : undefined), found.version);
       report.status = 'nothing-to-do';
       return EXIT.ok;
@@ -79,6 +81,8 @@ async function dropRemoved({ config, records }: RunContext, version: RecordVersi
     (current) => {
       if (!current) return undefined;
       const functions = current.functions.filter((f) => !gone.has(keyOf(f)));
+      // Nothing removed (all refused or failed): the record stays exactly as it was.
+      if (functions.length === current.functions.length) return current;
       return functions.length > 0 ? { ...current, functions, updatedAt: new Date().toISOString() } : undefined;
     },
     version,
@@ -86,6 +90,16 @@ async function dropRemoved({ config, records }: RunContext, version: RecordVersi
   if (next) log.info(`Kept ${next.functions.length} function(s) in ${records.uri(environment)} for the next stop.`);
   else if (version?.record) log.info(`Removed the deployment record ${records.uri(environment)}.`);
   return next?.functions.length ?? 0;
+}
+
+/**
+ * "Already stopped" and "mistyped" look the same from the record's side; a record of a nearly identical name
+ * is worth a warning (the stop still succeeds: stopping twice must stay harmless).
+ */
+async function warnNearMiss({ config, records }: RunContext, log: Logger): Promise<void> {
+  const names = await records.environments().catch(() => []);
+  const near = closestName(config.job.environment, names, 2);
+  if (near) log.warn(`CI_ENVIRONMENT_NAME is '${config.job.environment}', which has no deployment; environment '${near}' has one. If this job should stop '${near}', fix the environment name of the stop job.`);
 }
 
 /** No record (deleted by hand, or lost): meta mode finds this environment's functions by their ownership marks. */

@@ -64,9 +64,10 @@ async function cancelledProblems({ r, sig, bucket }: Cancelled, world: MetaWorld
   const tookMs = (sig.exitedAt ?? Date.now()) - signalled;
   if (tookMs > graceMs) problems.push(`exited ${tookMs} ms after the signal, more than ${graceMs} ms`);
   if (r.files.json?.status !== 'cancelled') problems.push(`gestalt-deploy.json has status ${JSON.stringify(r.files.json?.status)}, not "cancelled"`);
-  // A call sent just before the signal may arrive just after it: at most one per worker. More is new work.
+  // A call sent just before the signal may arrive just after it, and on a loaded machine a worker may send one more
+  // before the process gets to run its signal handler: at most two per worker. More is new work.
   const late = world.meta.requests.filter((q) => q.method !== 'GET' && q.at > signalled);
-  if (late.length > CONCURRENCY) problems.push(`${late.length} Gestalt writes arrived after the signal: ${late.map((q) => `${q.method} ${q.path}`).slice(0, 4).join(', ')}…`);
+  if (late.length > 2 * CONCURRENCY) problems.push(`${late.length} Gestalt writes arrived after the signal: ${late.map((q) => `${q.method} ${q.path}`).slice(0, 4).join(', ')}…`);
   const record = await readRecord(stack.s3, bucket, ENVIRONMENT);
   problems.push(...metaReportMatches(r.files.json, names, world.meta, record, false));
   problems.push(...metaRecordCovers(record, world.meta));

@@ -136,12 +136,15 @@ describe('partial failure: the second endpoint create answers 422', () => {
 });
 
 describe('record-write failure: S3 answers 403 AccessDenied to the record PUT', () => {
-  it('exit 1 naming the record; the report still lists every function that exists with its id and URL; stop finds them by mark and leaves nothing', async () => {
-    stack.proxy.intercept = (q) => (q.method === 'PUT' && q.path.includes('/deployments/') ? s3ErrorAnswer(403, 'AccessDenied', 'Access Denied') : undefined);
+  it('exit 1 naming the record; the report still lists every function that exists with its id and URL; stop removes them from the pending record and leaves nothing', async () => {
+    // The first record write (every function pending, before any Gestalt write) goes through; every later one is refused.
+    let recordPuts = 0;
+    stack.proxy.intercept = (q) => (q.method === 'PUT' && q.path.includes('/deployments/') && ++recordPuts > 1 ? s3ErrorAnswer(403, 'AccessDenied', 'Access Denied') : undefined);
     const r = await runCli(['deploy'], { env: jobEnv(dir), cwd: dir });
     stack.proxy.intercept = undefined;
     expect(r.code, r.output).toBe(1);
-    expect(await readRecord(stack.s3, bucket, ENVIRONMENT)).toBeUndefined();
+    const pending = await readRecord(stack.s3, bucket, ENVIRONMENT);
+    expect(pending?.functions?.map((f: { state: string }) => f.state), 'the record still says pending: true, the outcome is unknown to it').toEqual(Array(FUNCTIONS).fill('pending'));
     const errors = r.output.split('\n').filter((l) => l.startsWith('ERROR:'));
     expect(errors.some((l) => l.includes(recordKey(ENVIRONMENT)) && /AccessDenied|access denied/i.test(l)), r.output).toBe(true);
     expect(r.output).not.toMatch(/\n\s+at /);
@@ -159,5 +162,19 @@ describe('record-write failure: S3 answers 403 AccessDenied to the record PUT', 
     expect(r.files.json?.environmentUrl, r.output).toBeTruthy();
     expect(r.files.env ?? '', r.output).toMatch(/^GESTALT_ENVIRONMENT_URL=https:\/\/\S+$/m);
     await stopLeavesNothing();
+  });
+});
+
+describe('record-write failure before anything was created: S3 refuses every record PUT', () => {
+  it('exit 1 naming the record, and no lambda or endpoint is created, since nothing could be recorded first', async () => {
+    stack.proxy.intercept = (q) => (q.method === 'PUT' && q.path.includes('/deployments/') ? s3ErrorAnswer(403, 'AccessDenied', 'Access Denied') : undefined);
+    const r = await runCli(['deploy'], { env: jobEnv(dir), cwd: dir });
+    stack.proxy.intercept = undefined;
+    expect(r.code, r.output).toBe(1);
+    expect(r.output.split('\n').some((l) => l.startsWith('ERROR:') && l.includes(recordKey(ENVIRONMENT)) && /access denied/i.test(l)), r.output).toBe(true);
+    expect(world.meta.lambdas()).toEqual([]);
+    expect(world.meta.endpoints()).toEqual([]);
+    expect(world.meta.requests.filter((q) => q.method !== 'GET')).toEqual([]);
+    expect(r.files.json?.functions?.length, r.output).toBe(FUNCTIONS);
   });
 });

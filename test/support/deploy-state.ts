@@ -293,6 +293,8 @@ function reportLines(report: Json, names: string[], complete = true): string[] {
 
 function agreesWithRecord(line: Json, record: Json | undefined, byId: boolean): string[] {
   if (record === undefined) return [];
+  // Meta mode: a failed line without an id provably created nothing (never started, or its chosen id is absent).
+  if (byId && !line.id && !isSuccess(line)) return [];
   const entries: Json[] = (record.functions ?? []).filter((f: Json) => f?.name === line.name && (!byId || !line.id || f.id === line.id));
   if (entries.length === 0) return [`the report has ${line.name}${line.id ? ` (${line.id})` : ''}, the record does not`];
   if (!entries.every((f) => STATES.includes(f.state))) return []; // recordShape reports those
