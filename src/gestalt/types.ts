@@ -1,4 +1,5 @@
 import type { PackagedFunction } from '../artifacts/functions.js';
+import { RemoteError } from '../errors.js';
 import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
 
 // deploy/stop/plan are written once against these interfaces; gateway and meta implement them.
@@ -15,6 +16,18 @@ export interface DeployRequest {
   packageKey: string;
   packageUrl: string;
   previous?: RecordedFunction;
+  claim: Claim;
+}
+
+/**
+ * What a run will create or change for one function, decided before its first write so the record can name
+ * it first: meta mode chooses the ids itself (Meta honours a client id), gateway mode cannot.
+ */
+export interface Claim {
+  id?: string;
+  endpointIds?: string[];
+  /** Set when a resource of that name exists but is not provably this environment's: it is left alone. */
+  refused?: string;
 }
 
 export interface DeployResult {
@@ -27,9 +40,10 @@ export interface DeployResult {
 }
 
 export interface PlanResult {
-  action: 'create' | 'update' | 'unchanged';
+  action: 'create' | 'update' | 'unchanged' | 'refuse';
   endpoint: 'create' | 'existing' | 'unknown';
   changed?: string[];
+  refused?: string;
 }
 
 export interface RemoveResult {
@@ -50,9 +64,20 @@ export interface GestaltTarget {
 
 /** The calls of one run, against the state `open` read. */
 export interface GestaltSession {
-  plan(req: DeployRequest): Promise<PlanResult>;
+  claim(fn: Pick<PackagedFunction, 'name'>): Claim;
+  plan(req: Omit<DeployRequest, 'claim'>): Promise<PlanResult>;
   deploy(req: DeployRequest): Promise<DeployResult>;
   remove(fn: RecordedFunction, record: DeploymentRecord): Promise<RemoveResult>;
-  /** Functions of this project/ref found without a record (meta: by name prefix); gateway cannot list. */
-  discover(namePrefix: string): Promise<RecordedFunction[]>;
+  /** Functions of this project and environment found without a record (meta: by ownership mark); gateway cannot list. */
+  discover(): Promise<RecordedFunction[]>;
+  /** Whether a resource id may still exist as far as this run knows (seen by the lookups and not removed since). */
+  mayExist(id: string): boolean;
+}
+
+/** A deploy that failed and provably created nothing (the chosen ids are absent in Gestalt): the record may forget it. */
+export class NothingCreated extends RemoteError {
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+    this.name = 'NothingCreated';
+  }
 }

@@ -12,13 +12,14 @@ import { withReport } from './report.js';
 export async function runPlan(config: Config, env: Record<string, string | undefined>, log: Logger): Promise<ExitCode> {
   return withReport(config, 'plan', log, async (report) => {
     const timings = report.timingsMs;
-    const { functions, ctx, previous, session } = await openDeployment(config, env, log, report, 'plan');
+    const { functions, ctx, version, session } = await openDeployment(config, env, log, report, 'plan');
+    const previous = version.record;
     report.functions = await timed(timings, 'plan', () =>
       mapLimit(functions, config.concurrency, async (fn): Promise<FunctionReport> => {
         const key = packageKey(config.storage, fn.sha256, fn.file);
         const state = await ctx.packages.state(key, fn.size);
         const plan = await session.plan({ fn, packageKey: key, packageUrl: await ctx.packages.url(key), previous: previous?.functions.find((f) => f.name === fn.name) });
-        return { name: fn.name, file: fn.relPath, action: plan.action, endpoint: plan.endpoint, packageKey: key, sha256: fn.sha256, size: fn.size, upload: state === 'absent' ? 'would upload' : 'would skip', changed: plan.changed };
+        return { name: fn.name, file: fn.relPath, action: plan.action, endpoint: plan.endpoint, packageKey: key, sha256: fn.sha256, size: fn.size, upload: state === 'absent' ? 'would upload' : 'would skip', changed: plan.changed, error: plan.refused };
       }),
     );
     const stale = (previous?.functions ?? []).filter((f) => !functions.some((fn) => fn.name === f.name));

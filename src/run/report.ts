@@ -1,5 +1,6 @@
 import type { Config } from '../config/types.js';
 import { errorMessage, type ExitCode } from '../errors.js';
+import { CancelledError } from '../net/cancel.js';
 import type { Logger } from '../log/logger.js';
 import type { RunReport } from '../reports/types.js';
 import { environmentUrl, summaryTable, writeReports } from '../reports/write.js';
@@ -15,6 +16,7 @@ export async function withReport(config: Config, command: RunReport['command'], 
     return await body(report);
   } catch (err) {
     report.errors.push(errorMessage(err));
+    if (err instanceof CancelledError) report.status = 'cancelled';
     throw err;
   } finally {
     finishReport(report);
@@ -56,6 +58,6 @@ export function finishReport(report: RunReport): RunReport {
     bytesUploaded: report.functions.reduce((n, f) => n + (f.bytesUploaded ?? 0), 0),
   };
   if (report.command !== 'stop') report.environmentUrl = environmentUrl(report);
-  if (report.errors.length > 0 || failed > 0) report.status = failed > 0 && failed < report.functions.length ? 'partial' : 'failed';
+  if (report.status !== 'cancelled' && (report.errors.length > 0 || failed > 0)) report.status = failed > 0 && failed < report.functions.length ? 'partial' : 'failed';
   return report;
 }

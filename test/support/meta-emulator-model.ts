@@ -1,5 +1,5 @@
 // Shapes and small helpers shared by the Meta emulator's state, routes and server.
-// Everything here follows /work/shared/docs/gestalt-meta-api.md; where that page is silent the choice is noted.
+// Everything here follows docs/gestalt-api.md; where that page is silent the choice is noted.
 
 /** A Meta error: rendered as `{"code": code, "message": message}` with HTTP status `status`. */
 export class MetaError extends Error {

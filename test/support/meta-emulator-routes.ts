@@ -90,6 +90,7 @@ interface Envelope {
   name: string;
   description: string | undefined;
   properties: unknown;
+  variables: Record<string, string> | undefined;
 }
 
 /** Checks the fields every create shares: a UUID `resource_type` if sent, a UUID `id` if sent, a `name`. */
@@ -107,6 +108,7 @@ function envelope(body: unknown): Envelope {
     name: body.name,
     description: typeof body.description === 'string' ? body.description : undefined,
     properties: body.properties,
+    variables: variablesOf(body),
   };
 }
 
@@ -156,6 +158,7 @@ function createLambda(c: RouteCtx): Reply {
     name: input.name,
     description: input.description,
     properties,
+    variables: input.variables,
     ...(errors.length > 0 ? { state: STATE_FAILED } : {}),
   });
   if (errors.length > 0) throw new MetaError(400, `Failed to parse payload: ${errors.join(', ')}`);
@@ -216,8 +219,17 @@ function createEndpoint(c: RouteCtx): Reply {
     name: input.name,
     description: input.description,
     properties,
+    variables: input.variables,
   });
   return { status: 201, body: structuredClone(stored.doc) };
+}
+
+/** `variables` is a string map (an hstore in Meta's database); anything else is a bad payload. */
+function variablesOf(body: Record<string, unknown>): Record<string, string> | undefined {
+  const v = body.variables;
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v) || Object.values(v).some((x) => typeof x !== 'string')) throw new MetaError(400, "'variables' must be an object of string values.");
+  return v as Record<string, string>;
 }
 
 // ---- table -----------------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 // In-memory Gestalt Meta API emulator: a real HTTP server on 127.0.0.1 for the Meta client and integration tests.
-// Faithful to /work/shared/docs/gestalt-meta-api.md (routes, auth, links vs expand, filters, error bodies, 409 policy
+// Faithful to docs/gestalt-api.md (routes, auth, links vs expand, filters, error bodies, 409 policy
 // failures, leftover Failed lambdas); the files next to this one hold the model, store, routes and PATCH logic.
 import { STATUS_CODES, createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
