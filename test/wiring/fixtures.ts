@@ -60,7 +60,7 @@ export function packageUrl(file: string, signature = 'sig1'): string {
 
 export function record(functions: RecordedFunction[], extra: Partial<DeploymentRecord> = {}): DeploymentRecord {
   return {
-    schema: 1,
+    schema: 2,
     environment: JOB.environment,
     mode: 'meta',
     project: { name: JOB.projectName, path: JOB.projectPath, id: JOB.projectId },
@@ -83,6 +83,7 @@ export function recorded(file: string, extra: Partial<RecordedFunction> = {}): R
     packageKey: `acme/lambdas/packages/${'a'.repeat(64)}/${file}`,
     sha256: 'a'.repeat(64),
     deployedAt: '2024-01-01T00:00:00.000Z',
+    state: 'deployed',
     ...extra,
   };
 }
