@@ -24,11 +24,17 @@ afterEach(async () => {
   await gw.close();
 });
 
-function target(overrides: Partial<GatewaySettings> = {}): GatewayTarget {
-  return new GatewayTarget({ mode: 'gateway', url: gw.url, auth: { kind: 'basic', key: GF_KEY, secret: GF_SECRET }, ...overrides }, JOB, httpClient(collected.log), collected.log);
+function target(overrides: Partial<GatewaySettings> = {}, timeoutMs?: number): GatewayTarget {
+  return new GatewayTarget({ mode: 'gateway', url: gw.url, auth: { kind: 'basic', key: GF_KEY, secret: GF_SECRET }, ...overrides }, JOB, httpClient(collected.log, timeoutMs), collected.log);
 }
 const deployReq = (file = 'a.zip') => ({ fn: packaged(file), packageKey: `k/${file}`, packageUrl: packageUrl(file) });
-const deploy = async (t = target(), file = 'a.zip') => (await t.open(PLACEMENT)).deploy(deployReq(file));
+/** As the run deploys: with the session's claim, which in gateway mode chooses nothing (the lambda names functions). */
+async function deploy(t = target(), file = 'a.zip') {
+  const session = await t.open(PLACEMENT);
+  const claim = session.claim(packaged(file));
+  expect(claim).toEqual({});
+  return session.deploy({ ...deployReq(file), claim });
+}
 const stopRecord = () => record([], { mode: 'gateway', api: PLACEMENT.api, environmentId: PLACEMENT.environmentId });
 
 describe('GatewaySession.deploy', () => {
@@ -98,6 +104,13 @@ describe('GatewaySession.deploy', () => {
     expect(collected.lines.some((l) => l.startsWith(`  POST ${gw.url}: HTTP 503; retry 1 in `))).toBe(true);
   });
 
+  it('a deploy POST that timed out is not sent again (it may still be deploying), and says to rerun', async () => {
+    gw.setDelay(400);
+    const err = await rejection(deploy(target({}, 100)));
+    expect(err.message).toMatch(new RegExp(`^The deployment lambda \\(CI_URL\\) gave no answer for ${NAME} in time \\(.+\\); it may still be deploying it, so it was not asked again\\. Rerun the job: a repeated deploy patches the function by name\\.$`));
+    expect(gw.requests).toHaveLength(1);
+  });
+
   it('a lambda that cannot be reached names CI_URL', async () => {
     const url = gw.url;
     await gw.close();
@@ -117,19 +130,19 @@ describe('GatewaySession.remove, plan, discover; GatewayTarget.probe', () => {
     expect(await session.remove(recorded('a.zip'), stopRecord())).toEqual({ outcome: 'absent', endpoints: 0 });
   });
 
-  // Bug: parseStopAnswer reads any JSON without lambda_name as "already gone", so a stop the lambda reports as
-  // an error is dropped from the record instead of being kept for the next stop.
-  it.fails('a stop answered with an error is a failure, not \'absent\'', async () => {
+  it('a stop answered with an error is a failure, not \'absent\' (only {} or {lambda_name, endpoints} are answers)', async () => {
     gw.failNext(1, { status: 200, contentType: 'application/json', body: '{"error":"ERROR: could not delete lambda"}' });
     const session = await target().open(undefined);
-    await rejection(session.remove(recorded('a.zip'), stopRecord()));
+    const err = await rejection(session.remove(recorded('a.zip'), stopRecord()));
+    expect(err.message).toBe(`The deployment lambda (CI_URL) failed to stop a.zip: it answered JSON that is not a stop result: '{"error":"ERROR: could not delete lambda"}'.`);
   });
 
   it('plan asks nothing: the record decides create or update, the endpoint is unknown', async () => {
     const session = await target().open(PLACEMENT);
     expect(await session.plan(deployReq())).toEqual({ action: 'create', endpoint: 'unknown' });
     expect(await session.plan({ ...deployReq(), previous: recorded('a.zip') })).toEqual({ action: 'update', endpoint: 'unknown' });
-    expect(await session.discover('lambdas/main/')).toEqual([]);
+    expect(await session.discover()).toEqual([]);
+    expect(session.mayExist('any-id')).toBe(true);
     expect(gw.requests).toEqual([]);
   });
 

@@ -31,7 +31,7 @@ describe('MetaTarget.open: the lookups of a run', () => {
   it('without a placement makes no call, and a session that needs one says which variable is missing', async () => {
     const session = await world.target().open(undefined, 'stop');
     expect(world.meta.requests).toEqual([]);
-    const err = await rejection(session.discover('lambdas/main/'));
+    const err = await rejection(session.discover());
     expect(err.message).toBe('LAMBDA_ENVIRONMENT_ID is needed to find the functions in Gestalt.');
   });
 

@@ -1,8 +1,8 @@
 // MetaSession.plan in-process against the Meta emulator: what deploy would do, decided from open's lookups,
 // with no request of its own.
 import { describe, expect, it } from 'vitest';
-import { GF_BASIC, packaged, packageUrl } from './fixtures.js';
-import { request, worldPerTest, type MetaWorld } from './meta-world.js';
+import { packaged, packageUrl } from './fixtures.js';
+import { MARKS, request, worldPerTest, type MetaWorld } from './meta-world.js';
 
 let world: MetaWorld;
 worldPerTest((w) => (world = w));
@@ -12,7 +12,7 @@ const planSession = () => world.target().open({ api: 'dev1', environmentId: worl
 describe('MetaSession.plan', () => {
   it('names create, update with the changed fields, unchanged, and a missing endpoint, sending nothing', async () => {
     const [, , c] = await world.deployed(['a.zip', 'b.zip', 'c.zip']);
-    await fetch(`${world.meta.url}/root/apiendpoints/${c?.endpointId}`, { method: 'DELETE', headers: { authorization: `Basic ${GF_BASIC}` } });
+    await world.admin('DELETE', `/apiendpoints/${c?.endpointId}`);
     const session = await planSession();
     world.meta.clearRequests();
     const plans = await Promise.all([
@@ -30,13 +30,22 @@ describe('MetaSession.plan', () => {
     expect(world.meta.requests).toEqual([]);
   });
 
-  it('a leftover lambda in state Failed plans as a create', async () => {
-    await fetch(`${world.meta.url}/root/environments/${world.envId}/lambdas`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Basic ${GF_BASIC}` },
-      body: JSON.stringify({ name: 'lambdas/main/a.zip', properties: { runtime: 'nodejs' } }),
-    });
+  it('a leftover lambda of ours in state Failed plans as a create', async () => {
+    await world.admin('POST', `/environments/${world.envId}/lambdas`, { name: 'lambdas/main/a.zip', properties: { runtime: 'nodejs' }, variables: MARKS });
     const session = await planSession();
     expect(await session.plan(request('a.zip'))).toEqual({ action: 'create', endpoint: 'create' });
+  });
+
+  it('a lambda of that name without our mark plans as a refusal that says why', async () => {
+    await world.admin('POST', `/environments/${world.envId}/lambdas`, { name: 'lambdas/main/a.zip', properties: { runtime: 'nodejs' } });
+    const [theirs] = world.meta.lambdas();
+    const session = await planSession();
+    world.meta.clearRequests();
+    expect(await session.plan(request('a.zip'))).toEqual({
+      action: 'refuse',
+      endpoint: 'unknown',
+      refused: `a lambda named 'lambdas/main/a.zip' (${theirs.id}) already exists in environment ${world.envId} and it carries no gestalt-deploy ownership mark (created by hand or by another tool); it was left alone. Remove or rename it in Gestalt, or change GESTALT_NAME_TEMPLATE`,
+    });
+    expect(world.meta.requests).toEqual([]);
   });
 });

@@ -2,10 +2,11 @@
 // it in-process exactly as the run wires them (MetaClient over createHttpClient), logging into a collector.
 import { afterEach, beforeEach } from 'vitest';
 import type { JobContext, MetaSettings } from '../../src/config/types.js';
+import { ownershipMark } from '../../src/gestalt/meta/ownership.js';
 import { MetaTarget } from '../../src/gestalt/meta/target.js';
-import type { DeployRequest, GestaltSession } from '../../src/gestalt/types.js';
+import type { DeployRequest, DeployResult, GestaltSession } from '../../src/gestalt/types.js';
 import { startMetaEmulator, type LoggedRequest, type MetaEmulator, type MetaEmulatorOptions } from '../support/meta-emulator.js';
-import { BEARER, collectingLogger, FAST_RETRY, GF_KEY, GF_SECRET, httpClient, JOB, packaged, packageUrl, type Collected } from './fixtures.js';
+import { BEARER, collectingLogger, FAST_RETRY, GF_BASIC, GF_KEY, GF_SECRET, httpClient, JOB, packaged, packageUrl, type Collected } from './fixtures.js';
 
 export const GATEWAY = 'https://gw.example.test';
 
@@ -26,7 +27,12 @@ export interface MetaWorld {
   calls(names?: Record<string, string>): string[];
   /** Only the writes (POST, PATCH, DELETE). */
   writes(names?: Record<string, string>): string[];
+  /** A request made by hand under /root, as a person or another tool would make it with the same key. */
+  admin(method: string, path: string, body?: unknown): Promise<Response>;
 }
+
+/** The ownership mark the runner puts on what it creates for JOB. */
+export const MARKS = ownershipMark({ projectPath: JOB.projectPath, environment: JOB.environment });
 
 export async function startMetaWorld(options: MetaEmulatorOptions = {}): Promise<MetaWorld> {
   const meta = await startMetaEmulator({ apiKeys: { [GF_KEY]: GF_SECRET }, bearerTokens: [BEARER], gatewayUrl: GATEWAY, ...options });
@@ -66,7 +72,7 @@ export async function startMetaWorld(options: MetaEmulatorOptions = {}): Promise
       const session = await target().open({ api: 'dev1', environmentId: envId }, 'deploy');
       const out: { id: string; endpointId: string }[] = [];
       for (const file of files) {
-        const result = await session.deploy(request(file));
+        const result = await deployTo(session, file);
         out.push({ id: result.id ?? '', endpointId: result.endpointIds?.[0] ?? '' });
       }
       meta.clearRequests();
@@ -74,6 +80,8 @@ export async function startMetaWorld(options: MetaEmulatorOptions = {}): Promise
     },
     calls: (names = {}) => meta.requests.map((r) => format(r, names)),
     writes: (names = {}) => meta.requests.filter((r) => r.method !== 'GET').map((r) => format(r, names)),
+    admin: (method, path, body) =>
+      fetch(`${meta.url}/root${path}`, { method, headers: { 'content-type': 'application/json', authorization: `Basic ${GF_BASIC}` }, body: body === undefined ? undefined : JSON.stringify(body) }),
   };
   return world;
 }
@@ -102,8 +110,15 @@ export async function inWorld(options: MetaEmulatorOptions, body: (world: MetaWo
   }
 }
 
-export function request(file: string, extra: Partial<DeployRequest> = {}): DeployRequest {
+/** What plan takes, and deploy without its claim. */
+export function request(file: string, extra: Partial<Omit<DeployRequest, 'claim'>> = {}): Omit<DeployRequest, 'claim'> {
   return { fn: packaged(file), packageKey: `acme/lambdas/packages/${'a'.repeat(64)}/${file}`, packageUrl: packageUrl(file), ...extra };
+}
+
+/** Deploys as the run does: the session's claim for the function first, then the deploy carrying it. */
+export function deployTo(session: GestaltSession, file: string, extra: Partial<Omit<DeployRequest, 'claim'>> = {}): Promise<DeployResult> {
+  const req = request(file, extra);
+  return session.deploy({ ...req, claim: session.claim(req.fn) });
 }
 
 /** The three lookups `open` sends side by side, then the endpoint list; parallel ones are compared as a set. */
