@@ -3,7 +3,7 @@ import type { StorageSettings } from '../config/types.js';
 import { RemoteError } from '../errors.js';
 import { awsErrorName, awsStatus } from '../net/aws-errors.js';
 import { s3Uri } from '../storage/client.js';
-import { isNotFound, s3Failure } from '../storage/errors.js';
+import { s3Failure } from '../storage/errors.js';
 import { InvalidRecord, parseRecord, type RecordExpectation } from './schema.js';
 import type { DeploymentRecord } from './types.js';
 
@@ -58,7 +58,7 @@ export class RecordStore {
       text = (await out.Body?.transformToString('utf8')) ?? '';
       etag = out.ETag;
     } catch (err) {
-      if (isNotFound(err)) return { record: undefined, etag: undefined };
+      if (isNoRecord(err)) return { record: undefined, etag: undefined };
       throw s3Failure('GetObject', this.uri(environment), err);
     }
     try {
@@ -114,6 +114,17 @@ export class RecordStore {
     if (isConflict(err)) return new RemoteError(`S3 ${call} ${this.uri(environment)} kept conflicting with other jobs writing the same record (${CONFLICT_ATTEMPTS} tries); rerun the job (the template's resource_group serialises jobs of one environment).`, { cause: err });
     return s3Failure(call, this.uri(environment), err);
   }
+}
+
+/**
+ * Only a missing key means "never deployed". GetObject names the cause in its error body: NoSuchKey for the
+ * key, NoSuchBucket for the bucket, both with status 404. A missing bucket is a failure: a mistyped
+ * S3_BUCKET_NAME would otherwise make stop report "nothing to stop" and exit 0.
+ */
+function isNoRecord(err: unknown): boolean {
+  const name = awsErrorName(err);
+  if (name === 'NoSuchBucket') return false;
+  return name === 'NoSuchKey' || awsStatus(err) === 404;
 }
 
 /** 412: the ETag no longer matches (or the object now exists); 409: S3's ConditionalRequestConflict. */
