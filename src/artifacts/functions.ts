@@ -1,6 +1,6 @@
 import { basename, extname } from 'node:path';
 import type { Problem } from '../errors.js';
-import type { Config, FunctionSettings, JobContext } from '../config/types.js';
+import type { Config, FunctionSettings, GestaltSettings, JobContext } from '../config/types.js';
 import { mapLimit } from '../net/pool.js';
 import { hashFile, matchFiles } from './files.js';
 
@@ -11,7 +11,7 @@ export interface FunctionSource {
   overrides: Partial<FunctionSettings> & { name?: string };
 }
 
-export interface FunctionSpec {
+export interface FunctionSpec extends GestaltSettings {
   name: string;
   file: string; // package file name
   relPath: string;
@@ -76,6 +76,7 @@ export async function resolveFunctions(config: Config, sources: FunctionSource[]
         methods: settings.methods,
         public: settings.public,
         env: settings.env,
+        ...gestaltSettings(settings),
         source: src.source,
       });
     }
@@ -94,6 +95,12 @@ export async function resolveFunctions(config: Config, sources: FunctionSource[]
 
 export async function hashFunctions(functions: FunctionSpec[], limit: number): Promise<PackagedFunction[]> {
   return mapLimit(functions, limit, async (fn) => ({ ...fn, ...(await hashFile(fn.absPath)) }));
+}
+
+/** The meta-only settings that are set, so a spec without them looks exactly as before. */
+function gestaltSettings(s: GestaltSettings): GestaltSettings {
+  const { secrets, schedule, headers, preWarm, isolate, endpoint } = s;
+  return definedOnly({ secrets, schedule, headers, preWarm, isolate, endpoint });
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {
