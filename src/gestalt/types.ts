@@ -15,19 +15,29 @@ export interface DeployRequest {
   previous?: RecordedFunction;
 }
 
+/** One setting that differs from what Gestalt has, rendered for people (no secret value, no URL signature). */
+export interface FieldChange {
+  field: string;
+  from: string;
+  to: string;
+}
+
 export interface DeployResult {
   action: 'created' | 'updated' | 'unchanged';
-  endpoint: 'created' | 'existing';
+  /** existing: up to date; updated: PATCHed; replaced: a Failed one deleted and created anew. */
+  endpoint: 'created' | 'existing' | 'updated' | 'replaced';
   url?: string;
   id?: string;
   endpointIds?: string[];
   changed?: string[];
+  changes?: FieldChange[];
 }
 
 export interface PlanResult {
   action: 'create' | 'update' | 'unchanged';
-  endpoint: 'create' | 'existing' | 'unknown';
+  endpoint: 'create' | 'existing' | 'update' | 'replace' | 'unknown';
   changed?: string[];
+  changes?: FieldChange[];
 }
 
 export interface RemoveResult {
@@ -41,6 +51,8 @@ export interface GestaltTarget {
   readonly label: string;
   /** Lookups done once per run (meta: org, environment, API, existing lambdas and endpoints). */
   prepare(placement: Placement | undefined, purpose: 'deploy' | 'plan' | 'stop'): Promise<void>;
+  /** After prepare, before any write: remote checks of the functions' settings (meta: their secrets); throws ConfigError. */
+  preflight?(functions: PackagedFunction[]): Promise<void>;
   plan(req: DeployRequest): Promise<PlanResult>;
   deploy(req: DeployRequest): Promise<DeployResult>;
   remove(fn: RecordedFunction, record: DeploymentRecord): Promise<RemoveResult>;

@@ -33,6 +33,7 @@ export async function runDeploy(config: Config, env: Record<string, string | und
     const previous = await timed(timings, 'lookup', () =>
       log.section('lookup', `Gestalt: ${ctx.target.label}`, async () => {
         const [record] = await Promise.all([ctx.records.read(config.job.environment), ctx.target.prepare(placement, 'deploy')]);
+        await ctx.target.preflight?.(functions);
         return record;
       }),
     );
@@ -85,6 +86,7 @@ async function deployAll(ctx: RunContext, staged: Staged[], previous: Deployment
     try {
       s.result = await target.deploy({ fn: s.fn, packageKey: s.key, packageUrl: s.url, previous: previous?.functions.find((f) => f.name === s.fn.name) });
       log.info(`  ${s.fn.name}: ${s.result.action}${s.result.changed?.length ? ` (${s.result.changed.join(', ')})` : ''}, endpoint ${s.result.endpoint}${s.result.url ? ` → ${s.result.url}` : ''}`);
+      for (const c of s.result.changes ?? []) log.info(`    ${c.field}: ${c.from} → ${c.to}`);
     } catch (err) {
       s.error = errorMessage(err);
       log.error(s.error);
@@ -147,6 +149,7 @@ function toReport(s: Staged): FunctionReport {
     url: s.result?.url,
     id: s.result?.id,
     changed: s.result?.changed,
+    changes: s.result?.changes,
     error: s.error,
   };
 }

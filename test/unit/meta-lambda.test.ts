@@ -48,12 +48,13 @@ describe('lambdaPatch', () => {
   });
 
   it('makes no ops when everything managed is equal, even if the description differs', () => {
-    expect(lambdaPatch(existing(), desired)).toEqual({ ops: [], changed: [] });
+    expect(lambdaPatch(existing(), desired)).toEqual({ ops: [], changed: [], changes: [] });
   });
 
   it('replaces a changed field and brings the description along, first', () => {
     expect(lambdaPatch(existing({ memory: 256 }), desired)).toEqual({
       changed: ['memory'],
+      changes: [{ field: 'memory', from: '256', to: '512' }],
       ops: [
         { op: 'replace', path: '/description', value: 'deploy by gitlab, ref feature-x, sha 01234567' },
         { op: 'replace', path: '/properties/memory', value: 512 },
@@ -86,8 +87,8 @@ describe('lambdaPatch', () => {
     expect(changed).toEqual(['package_url', 'handler', 'runtime', 'memory', 'cpus', 'timeout', 'public', 'compressed', 'env']);
   });
 
-  it('ignores fields it does not manage (provider, headers, periodic_info…)', () => {
-    expect(lambdaPatch(existing({ provider: { id: 'other' }, headers: {}, periodic_info: { schedule: 'x' }, extra: 1 }), desired).ops).toEqual([]);
+  it('ignores fields it does not manage (provider, code, others)', () => {
+    expect(lambdaPatch(existing({ provider: { id: 'other' }, code: 'x', extra: 1 }), desired).ops).toEqual([]);
   });
 
   it('compares presigned package URLs without their query', () => {
@@ -118,7 +119,7 @@ describe('lambdaPatch', () => {
 
   it('treats a lambda with no properties at all as needing every field added', () => {
     const { ops, changed } = lambdaPatch({ id: 'l', name: 'n' }, desired);
-    expect(changed).toHaveLength(9);
+    expect(changed).toEqual(['package_url', 'handler', 'runtime', 'memory', 'cpus', 'timeout', 'public', 'compressed', 'env', 'headers']);
     expect(ops.every((o) => o.op === 'add')).toBe(true);
   });
 });

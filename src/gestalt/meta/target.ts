@@ -1,13 +1,16 @@
+import type { PackagedFunction } from '../../artifacts/functions.js';
 import type { Config, MetaSettings } from '../../config/types.js';
-import { RemoteError } from '../../errors.js';
+import { ConfigError, RemoteError, type Problem } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { isTransientStatus, NetworkError, type HttpClient } from '../../net/http.js';
 import { withRetry } from '../../net/retry.js';
 import type { DeploymentRecord, RecordedFunction } from '../../record/types.js';
-import type { DeployRequest, DeployResult, GestaltTarget, Placement, PlanResult, RemoveResult } from '../types.js';
+import type { DeployRequest, DeployResult, FieldChange, GestaltTarget, Placement, PlanResult, RemoveResult } from '../types.js';
 import { MetaClient, MetaError, type MetaResource } from './client.js';
 import { metaFailure } from './errors.js';
+import { endpointPatch } from './endpoint.js';
 import { endpointPayload, endpointUrl, FAILED_STATE, lambdaPatch, lambdaPayload } from './lambda.js';
+import { computeProviderOf, resolveSecretMounts, type SecretMountPayload } from './secrets.js';
 
 interface Snapshot {
   env: Placement;
@@ -22,6 +25,8 @@ export class MetaTarget implements GestaltTarget {
   readonly label: string;
   private readonly meta: MetaClient;
   private snapshot: Snapshot | undefined;
+  /** Secret mounts resolved by preflight, by function name. */
+  private readonly secretMounts = new Map<string, SecretMountPayload[]>();
 
   constructor(
     private readonly settings: MetaSettings,
@@ -62,19 +67,46 @@ export class MetaTarget implements GestaltTarget {
     this.snapshot = snapshot;
   }
 
+  /**
+   * The secrets the functions mount must exist in the environment and be ones Meta accepts for these lambdas;
+   * a mistake is a configuration error naming the file:line, found before any upload or write. Reads the
+   * environment's secrets (and the lambda provider) only when some function mounts one.
+   */
+  async preflight(functions: PackagedFunction[]): Promise<void> {
+    this.secretMounts.clear();
+    const withSecrets = functions.filter((f) => f.secrets?.length);
+    if (withSecrets.length === 0) return;
+    const envId = this.requireSnapshot().env.environmentId;
+    const [secrets, provider] = await Promise.all([
+      this.meta.list(`/environments/${envId}/secrets`).catch((err: unknown) => Promise.reject(metaFailure(`list the secrets of environment ${envId}`, err, this.settings.org))),
+      this.providerId() ? this.meta.get(`/providers/${this.providerId()}`).catch(() => undefined) : Promise.resolve(undefined),
+    ]);
+    const ctx = { environmentId: envId, secrets, computeProviderId: computeProviderOf(provider) };
+    const problems = new Map<string, Problem>(); // functions sharing a defaults: entry share its problems
+    for (const fn of withSecrets) {
+      const resolved = resolveSecretMounts(fn.secrets ?? [], ctx);
+      for (const p of resolved.problems) problems.set(`${p.variable}\n${p.message}`, p);
+      this.secretMounts.set(fn.name, resolved.mounts);
+    }
+    if (problems.size > 0) throw new ConfigError([...problems.values()]);
+  }
+
   async plan(req: DeployRequest): Promise<PlanResult> {
     const snap = this.requireSnapshot();
     const existing = this.current(req.fn.name);
-    const desired = lambdaPayload(req.fn, req.packageUrl, this.providerId(), this.config.job);
+    const desired = this.desired(req);
     if (!existing || existing.resource_state === FAILED_STATE) return { action: 'create', endpoint: 'create' };
-    const { changed } = lambdaPatch(existing, desired);
-    return { action: changed.length ? 'update' : 'unchanged', changed, endpoint: snap.endpointsByLambda.get(existing.id)?.length ? 'existing' : 'create' };
+    const { changed, changes } = lambdaPatch(existing, desired);
+    const endpoints = snap.endpointsByLambda.get(existing.id) ?? [];
+    const active = endpoints.find((e) => e.resource_state !== FAILED_STATE);
+    const endpointChanges = active ? endpointPatch(active, req.fn.methods, req.fn.endpoint ?? {}).changes : [];
+    const endpoint: PlanResult['endpoint'] = active ? (endpointChanges.length ? 'update' : 'existing') : endpoints.length ? 'replace' : 'create';
+    return { action: changed.length ? 'update' : 'unchanged', changed, changes: [...changes, ...endpointChanges], endpoint };
   }
 
   async deploy(req: DeployRequest): Promise<DeployResult> {
-    const snap = this.requireSnapshot();
     const { fn } = req;
-    const desired = lambdaPayload(fn, req.packageUrl, this.providerId(), this.config.job);
+    const desired = this.desired(req);
     let existing = this.current(fn.name);
     if (existing?.resource_state === FAILED_STATE) {
       // A create that failed in Meta's backend leaves the lambda stored as Failed: replace it, never duplicate.
@@ -82,27 +114,56 @@ export class MetaTarget implements GestaltTarget {
       await this.deleteLambdaAndEndpoints(existing.id, `replace the Failed lambda '${fn.name}'`);
       existing = undefined;
     }
-    const { lambda, action, changed } = existing ? await this.update(existing, desired) : { lambda: await this.createLambda(desired), action: 'created' as const, changed: undefined };
+    const { lambda, action, changed, changes } = existing ? await this.update(existing, desired) : { lambda: await this.createLambda(desired), action: 'created' as const, changed: undefined, changes: [] };
     const lambdaId = lambda.id;
-    let endpoint = snap.endpointsByLambda.get(lambdaId)?.[0];
-    const endpointAction: DeployResult['endpoint'] = endpoint ? 'existing' : 'created';
-    if (!endpoint) endpoint = await this.createEndpoint(fn.name, lambdaId, fn.methods);
+    const synced = await this.syncEndpoint(fn, lambdaId);
+    const allChanges = [...changes, ...synced.changes];
     return {
       action,
       changed,
-      endpoint: endpointAction,
+      ...(allChanges.length > 0 ? { changes: allChanges } : {}),
+      endpoint: synced.action,
       id: lambdaId,
-      endpointIds: [endpoint.id],
-      url: endpointUrl(endpoint, snap.api?.name ?? '', this.settings.gatewayUrl),
+      endpointIds: [synced.endpoint.id],
+      url: endpointUrl(synced.endpoint, this.requireSnapshot().api?.name ?? '', this.settings.gatewayUrl),
     };
   }
 
-  private async update(existing: MetaResource, desired: ReturnType<typeof lambdaPayload>): Promise<{ lambda: MetaResource; action: DeployResult['action']; changed: string[] }> {
-    const { ops, changed } = lambdaPatch(existing, desired);
-    if (ops.length === 0) return { lambda: existing, action: 'unchanged', changed };
+  private desired(req: DeployRequest): ReturnType<typeof lambdaPayload> {
+    const { fn } = req;
+    const mounts = this.secretMounts.get(fn.name);
+    // A programming error, not the user's: the run must call preflight between prepare and the first write.
+    if (fn.secrets?.length && !mounts) throw new Error(`the secrets of '${fn.name}' were not checked (preflight did not run)`);
+    return lambdaPayload(fn, req.packageUrl, this.providerId(), this.config.job, mounts);
+  }
+
+  private async update(existing: MetaResource, desired: ReturnType<typeof lambdaPayload>): Promise<{ lambda: MetaResource; action: DeployResult['action']; changed: string[]; changes: FieldChange[] }> {
+    const { ops, changed, changes } = lambdaPatch(existing, desired);
+    if (ops.length === 0) return { lambda: existing, action: 'unchanged', changed, changes };
     const path = `/environments/${this.requireSnapshot().env.environmentId}/lambdas/${existing.id}`;
     const lambda = await this.meta.patch(path, ops).catch((err: unknown) => Promise.reject(metaFailure(`update lambda '${desired.name}'`, err, this.settings.org)));
-    return { lambda, action: 'updated', changed };
+    return { lambda, action: 'updated', changed, changes };
+  }
+
+  /**
+   * The lambda's endpoint brought up to date: an Active one is PATCHed with what differs (nothing when nothing
+   * does); a Failed one never reached the gateway, so Meta cannot update it: it is deleted and created anew.
+   */
+  private async syncEndpoint(fn: PackagedFunction, lambdaId: string): Promise<{ endpoint: MetaResource; action: DeployResult['endpoint']; changes: FieldChange[] }> {
+    const all = this.requireSnapshot().endpointsByLambda.get(lambdaId) ?? [];
+    const active = all.find((e) => e.resource_state !== FAILED_STATE);
+    if (active) {
+      const { ops, changes } = endpointPatch(active, fn.methods, fn.endpoint ?? {});
+      if (ops.length === 0) return { endpoint: active, action: 'existing', changes };
+      const endpoint = await this.meta.patch(`/apiendpoints/${active.id}`, ops).catch((err: unknown) => Promise.reject(metaFailure(`update the endpoint of '${fn.name}'`, err, this.settings.org)));
+      return { endpoint, action: 'updated', changes };
+    }
+    for (const failed of all) {
+      this.log.info(`  ${fn.name}: replacing its endpoint in state Failed (${failed.id})`);
+      await this.meta.delete(`/apiendpoints/${failed.id}`).catch((err: unknown) => Promise.reject(metaFailure(`delete the Failed endpoint of '${fn.name}'`, err, this.settings.org)));
+    }
+    const endpoint = await this.createEndpoint(fn.name, lambdaId, fn.methods, fn.endpoint);
+    return { endpoint, action: all.length > 0 ? 'replaced' : 'created', changes: [] };
   }
 
   async remove(fn: RecordedFunction, record: DeploymentRecord): Promise<RemoveResult> {
@@ -169,11 +230,11 @@ export class MetaTarget implements GestaltTarget {
     }
   }
 
-  private async createEndpoint(name: string, lambdaId: string, methods: string[]): Promise<MetaResource> {
+  private async createEndpoint(name: string, lambdaId: string, methods: string[], options: PackagedFunction['endpoint'] = {}): Promise<MetaResource> {
     const api = this.requireSnapshot().api as MetaResource;
     const what = `create the endpoint of '${name}' under API '${api.name}'`;
     try {
-      return await this.createOnce(what, () => this.meta.create(`/apis/${api.id}/apiendpoints`, endpointPayload(name, lambdaId, methods)), async () => {
+      return await this.createOnce(what, () => this.meta.create(`/apis/${api.id}/apiendpoints`, endpointPayload(name, lambdaId, methods, options)), async () => {
         const found = await this.meta.list('/apiendpoints', { implementation_type: 'lambda', implementation_id: lambdaId }).catch(() => []);
         return found[0];
       });
