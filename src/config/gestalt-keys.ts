@@ -19,8 +19,9 @@ const SECRET_KEY_RE = /^[-._a-zA-Z0-9]{1,253}$/;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HOST_RE = /^(?=.{1,253}$)([a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?)*$/;
-// ISO-8601 repeating interval as Gestalt's examples write it: R[n]/<start>/<duration> (R-1 or R: forever).
-const INTERVAL_RE = /^R(-1|\d+)?\/(\d{4}-\d{2}-\d{2}T\d{1,2}:\d{1,2}(:\d{1,2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)\/(P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?)$/;
+// ISO-8601 repeating interval as Gestalt's examples write it: R[n]/<start>/<duration> (R-1 or R: forever). Their
+// examples also write days after the T (PT1D), so that is accepted too.
+const INTERVAL_RE = /^R(-1|\d+)?\/(\d{4}-\d{2}-\d{2}T\d{1,2}:\d{1,2}(:\d{1,2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)\/(P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+D)?(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?)$/;
 
 const SECRET_KEYS = ['name', 'id', 'key', 'env', 'file', 'directory'];
 const SCHEDULE_KEYS = ['interval', 'timezone', 'event', 'data'];
