@@ -26,6 +26,8 @@ const INTERVAL_RE = /^R(-1|\d+)?\/(\d{4}-\d{2}-\d{2}T\d{1,2}:\d{1,2}(:\d{1,2}(\.
 const SECRET_KEYS = ['name', 'id', 'key', 'env', 'file', 'directory'];
 const SCHEDULE_KEYS = ['interval', 'timezone', 'event', 'data'];
 export const ENDPOINT_KEYS = ['methods', 'synchronous', 'is_http_aware', 'hosts', 'rate_limit_per_minute', 'gestalt_security'];
+/** The on/off endpoint keys and the setting each one fills. */
+const ENDPOINT_SWITCHES = { synchronous: 'synchronous', is_http_aware: 'isHttpAware', gestalt_security: 'gestaltSecurity' } as const;
 
 function scalar(node: Node | null | undefined): unknown {
   return isScalar(node) ? node.value : undefined;
@@ -242,19 +244,11 @@ export function readEndpoint(node: Node | null, c: YamlContext): { endpoint?: En
       case 'methods':
         methods = fail(readMethods(value, 'endpoint: methods', c));
         break;
-      case 'synchronous': {
-        const v = fail(readBool(value, 'endpoint: synchronous', c));
-        if (v !== undefined) endpoint.synchronous = v;
-        break;
-      }
-      case 'is_http_aware': {
-        const v = fail(readBool(value, 'endpoint: is_http_aware', c));
-        if (v !== undefined) endpoint.isHttpAware = v;
-        break;
-      }
+      case 'synchronous':
+      case 'is_http_aware':
       case 'gestalt_security': {
-        const v = fail(readBool(value, 'endpoint: gestalt_security', c));
-        if (v !== undefined) endpoint.gestaltSecurity = v;
+        const v = fail(readBool(value, `endpoint: ${key}`, c));
+        if (v !== undefined) endpoint[ENDPOINT_SWITCHES[key]] = v;
         break;
       }
       case 'rate_limit_per_minute': {
