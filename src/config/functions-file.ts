@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
-import type { FunctionSource } from '../artifacts/functions.js';
 import type { Problem } from '../errors.js';
 import { readBool, readEndpoint, readHeaders, readMethods, readPreWarm, readSchedule, readSecrets, type YamlContext } from './gestalt-keys.js';
-import type { FunctionSettings } from './types.js';
+import type { FunctionSettings, FunctionSource } from './types.js';
 
 // gestalt-deploy.yml: functions one by one. Every problem names file:line, so a typo is found
 // without reading the runner's source.

@@ -1,6 +1,6 @@
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import type { EndpointSettings, ScheduleSetting, SecretMountSetting } from './types.js';
-import { UUID_RE } from './checks.js';
+import { HTTP_METHODS, isHttpMethod, UUID_RE } from './checks.js';
 
 // Readers for the gestalt-deploy.yml keys that become Gestalt lambda and endpoint properties (secrets, schedule,
 // headers, pre_warm, isolate, endpoint). Each checks what Meta would reject later, so the mistake is a
@@ -10,8 +10,6 @@ export interface YamlContext {
   add: (node: Node | null | undefined, message: string) => void;
   at: (node: Node | null | undefined) => string;
 }
-
-export const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 
 // Meta's own patterns for Secret names and item keys (SecretSpec), and a DNS host name for endpoint hosts.
 const SECRET_NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -52,8 +50,8 @@ function entries(map: YAMLMap, allowed: string[], what: string, c: YamlContext):
 
 export function readMethods(node: Node | null, label: string, c: YamlContext): string[] | undefined {
   const items = isSeq(node) ? node.items.map((n) => (isScalar(n) ? String(n.value).toUpperCase() : '')) : undefined;
-  if (!items || items.length === 0 || items.some((m) => !METHODS.includes(m))) {
-    c.add(node, `${label}: must be a list of HTTP methods from ${METHODS.join(', ')}.`);
+  if (!items || items.length === 0 || items.some((m) => !isHttpMethod(m))) {
+    c.add(node, `${label}: must be a list of HTTP methods from ${HTTP_METHODS.join(', ')}.`);
     return undefined;
   }
   return items;

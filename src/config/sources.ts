@@ -1,5 +1,4 @@
-import type { FunctionSource } from '../artifacts/functions.js';
-import type { Config } from './types.js';
+import type { Config, FunctionSource } from './types.js';
 import { readFunctionsFile } from './functions-file.js';
 import { ConfigError } from '../errors.js';
 

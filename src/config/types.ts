@@ -71,6 +71,13 @@ export interface EndpointSettings {
   gestaltSecurity?: boolean;
 }
 
+/** Where a group of packages comes from: LAMBDA_ARTIFACTS, or one entry of the functions file. */
+export interface FunctionSource {
+  source: string; // for messages: 'LAMBDA_ARTIFACTS' or 'gestalt-deploy.yml:12'
+  patterns: string[];
+  overrides: Partial<FunctionSettings> & { name?: string };
+}
+
 export interface BasicAuth {
   kind: 'basic';
   key: string;
@@ -143,3 +150,6 @@ export interface Config {
   http: { timeoutMs: number; retry: RetryPolicy };
   outputDir: string;
 }
+
+/** What turning sources into functions reads: the job (names, project dir), the defaults and the name template. */
+export type FunctionInputs = Pick<Config, 'job' | 'defaults' | 'nameTemplate'>;

@@ -110,8 +110,8 @@ describe('meta mode: secrets, schedule, headers and endpoint options', () => {
     const writes = meta.requests.filter(isWrite);
     expect(calls(writes)).toEqual(['POST /root/environments/:id/lambdas', 'POST /root/apis/:id/apiendpoints']);
 
-    const lambdaBody = writes[0]?.body as { name: string; description: string; properties: Record<string, unknown> };
-    expect(Object.keys(lambdaBody).sort()).toEqual(['description', 'name', 'properties']);
+    const lambdaBody = writes[0]?.body as { id: string; name: string; description: string; properties: Record<string, unknown>; variables: unknown };
+    expect(Object.keys(lambdaBody).sort()).toEqual(['description', 'id', 'name', 'properties', 'variables']);
     expect(lambdaBody.name).toBe('lambdas/main/api.zip');
     const p = lambdaBody.properties;
     expect(Object.keys(p).sort()).toEqual(
@@ -130,8 +130,11 @@ describe('meta mode: secrets, schedule, headers and endpoint options', () => {
 
     const [lambda] = meta.lambdas();
     expect(lambda.resource_state).toMatch(/Active$/);
-    const endpointBody = writes[1]?.body as { name: string; properties: Record<string, unknown> };
+    expect(lambda.id).toBe(lambdaBody.id);
+    const endpointBody = writes[1]?.body as { id: string; name: string; properties: Record<string, unknown> };
     expect(endpointBody).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      variables: lambdaBody.variables,
       name: 'lambdas/main/api.zip',
       properties: {
         implementation_type: 'lambda',
@@ -247,11 +250,13 @@ describe('meta mode: the endpoint follows LAMBDA_METHODS, a Failed endpoint is r
 
     const r = await run(['deploy'], env, dir);
     expect(r.code, r.output).toBe(0);
-    expect(calls(meta.requests.filter(isWrite))).toEqual(['DELETE /root/apiendpoints/:id', 'POST /root/apis/:id/apiendpoints']);
-    expect(meta.requests.find((q) => q.method === 'DELETE')?.path).toBe(`/root/apiendpoints/${failed.id}`);
+    const writes = meta.requests.filter(isWrite);
+    expect(calls(writes)).toEqual(['DELETE /root/apiendpoints/:id', 'POST /root/apis/:id/apiendpoints']);
+    expect(writes[0]?.path).toBe(`/root/apiendpoints/${failed.id}`);
+    // Created again under the id the record already names.
+    expect((writes[1]?.body as { id: string }).id).toBe(failed.id);
     const endpoints = meta.endpoints();
     expect(endpoints).toHaveLength(1);
-    expect(endpoints[0].id).not.toBe(failed.id);
     expect(endpoints[0].resource_state).toMatch(/Active$/);
     expect(r.output).toMatch(/replacing its endpoint in state Failed/);
     expect(r.files.json.functions[0]).toMatchObject({ action: 'unchanged', endpoint: 'replaced', url: `${GATEWAY}/dev1/lambdas/main/f.zip` });

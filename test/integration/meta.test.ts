@@ -143,7 +143,8 @@ describe('meta mode: deploy', () => {
     const res = await fetch(`${meta.url}/root/environments/${envId}/lambdas`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`gf-key:${GF_SECRET}`).toString('base64')}` },
-      body: JSON.stringify({ name: 'lambdas/main/fixme.zip', properties: { runtime: 'nodejs' } }),
+      // A create of this environment's own (ownership-marked) that failed in Meta's backend.
+      body: JSON.stringify({ name: 'lambdas/main/fixme.zip', properties: { runtime: 'nodejs' }, variables: { 'gestalt-deploy.project': 'acme/lambdas', 'gestalt-deploy.environment': 'review/main' } }),
     });
     expect(res.status).toBe(400);
     expect(meta.lambdas()[0].resource_state).toMatch(/Failed$/);

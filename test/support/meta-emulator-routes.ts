@@ -82,6 +82,7 @@ interface Envelope {
   name: string;
   description: string | undefined;
   properties: unknown;
+  variables: Record<string, string> | undefined;
 }
 
 /** Checks the fields every create shares: a UUID `resource_type` if sent, a UUID `id` if sent, a `name`. */
@@ -99,6 +100,7 @@ function envelope(body: unknown): Envelope {
     name: body.name,
     description: typeof body.description === 'string' ? body.description : undefined,
     properties: body.properties,
+    variables: variablesOf(body),
   };
 }
 
@@ -123,7 +125,7 @@ function createLambda(c: RouteCtx): Reply {
   properties.parent = c.state.link(env);
   // Newer Meta writes the resource before the backend step that parses it (and checks its secrets): a bad payload
   // leaves a Failed lambda behind.
-  const stored = c.state.create('lambda', envId, { id: input.id, name: input.name, description: input.description, properties });
+  const stored = c.state.create('lambda', envId, { id: input.id, name: input.name, description: input.description, properties, variables: input.variables });
   try {
     checkLambda(c.state, stored.doc.id, envId, properties);
   } catch (err) {
@@ -185,6 +187,7 @@ function createEndpoint(c: RouteCtx): Reply {
     name: input.name,
     description: input.description,
     properties,
+    variables: input.variables,
   });
   return { status: 201, body: structuredClone(stored.doc) };
 }
@@ -219,6 +222,14 @@ function patchEndpoint(c: RouteCtx): Reply {
   patched.modified = { timestamp: c.state.clock.now() };
   c.state.replace(stored.doc.id, patched);
   return ok(structuredClone(patched));
+}
+
+/** `variables` is a string map (an hstore in Meta's database); anything else is a bad payload. */
+function variablesOf(body: Record<string, unknown>): Record<string, string> | undefined {
+  const v = body.variables;
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v) || Object.values(v).some((x) => typeof x !== 'string')) throw new MetaError(400, "'variables' must be an object of string values.");
+  return v as Record<string, string>;
 }
 
 // ---- table -----------------------------------------------------------------------------------------------------

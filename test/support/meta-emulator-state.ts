@@ -27,6 +27,8 @@ export interface NewResource {
   type?: { name: string; typeId: string };
   state?: string;
   properties: Record<string, unknown>;
+  /** Top-level string map Meta keeps with any resource and returns as given. */
+  variables?: Record<string, string> | undefined;
 }
 
 /** Query parameters that are options, not filters. */
@@ -85,6 +87,7 @@ export class MetaState {
       created: { timestamp: stamp },
       modified: { timestamp: stamp },
       properties: input.properties,
+      ...(input.variables !== undefined ? { variables: structuredClone(input.variables) } : {}),
     };
     const stored: Stored = { kind, parentId, doc };
     this.items.set(id, stored);

@@ -15,7 +15,7 @@ export const DEFAULT_HEADERS: Readonly<Record<string, string>> = { Accept: 'text
  * The create payload, shaped as the original integration sent it, with our per-function settings. Optional
  * properties (secrets, pre_warm, isolate) are sent only when set, so a plain function's payload is unchanged.
  */
-export function lambdaPayload(fn: PackagedFunction, packageUrl: string, providerId: string, job: JobContext, secrets: SecretMountPayload[] = []): { name: string; description: string; properties: Record<string, unknown> } {
+export function lambdaPayload(fn: PackagedFunction, packageUrl: string, providerId: string, job: Pick<JobContext, 'ref' | 'sha'>, secrets: SecretMountPayload[] = []): { name: string; description: string; properties: Record<string, unknown> } {
   return {
     name: fn.name,
     description: describe(job),
@@ -46,7 +46,7 @@ export function periodicInfo(schedule: ScheduleSetting | undefined): Record<stri
   return { schedule: schedule.interval, timezone: schedule.timezone, payload: { eventName: schedule.event, data: schedule.data } };
 }
 
-export function describe(job: JobContext): string {
+export function describe(job: Pick<JobContext, 'ref' | 'sha'>): string {
   return `deploy by gitlab, ref ${job.ref}, sha ${job.sha.slice(0, 8)}`;
 }
 

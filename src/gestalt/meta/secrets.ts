@@ -1,6 +1,8 @@
+import type { PackagedFunction } from '../../artifacts/functions.js';
 import type { SecretMountSetting } from '../../config/types.js';
-import type { Problem } from '../../errors.js';
-import type { MetaResource } from './client.js';
+import { ConfigError, type Problem } from '../../errors.js';
+import type { MetaClient, MetaResource } from './client.js';
+import { metaFailure } from './errors.js';
 
 // Secret mounts: the functions file names secrets of the environment; Meta wants their ids. Meta checks the
 // mounts only after it has stored the lambda (its Laser step), so a bad mount leaves a Failed lambda and a 500:
@@ -20,6 +22,30 @@ export interface SecretContext {
   secrets: MetaResource[];
   /** The lambda provider's CaaS provider (its config.env.public.META_COMPUTE_PROVIDER_ID), when it says. */
   computeProviderId?: string;
+}
+
+/**
+ * The secret mounts of every function that has some, resolved against the environment's secrets; reads the
+ * secrets (and the lambda provider, for its CaaS provider) only when a function mounts one. Every problem is
+ * a ConfigError naming the entry's file:line.
+ */
+export async function resolveAllMounts(meta: MetaClient, org: string, environmentId: string, providerId: string, functions: PackagedFunction[]): Promise<Map<string, SecretMountPayload[]>> {
+  const resolved = new Map<string, SecretMountPayload[]>();
+  const withSecrets = functions.filter((f) => f.secrets?.length);
+  if (withSecrets.length === 0) return resolved;
+  const [secrets, provider] = await Promise.all([
+    meta.list(`/environments/${environmentId}/secrets`).catch((err: unknown) => Promise.reject(metaFailure(`list the secrets of environment ${environmentId}`, err, org))),
+    providerId ? meta.get(`/providers/${providerId}`).catch(() => undefined) : Promise.resolve(undefined),
+  ]);
+  const ctx: SecretContext = { environmentId, secrets, computeProviderId: computeProviderOf(provider) };
+  const problems = new Map<string, Problem>(); // functions sharing a defaults: entry share its problems
+  for (const fn of withSecrets) {
+    const result = resolveSecretMounts(fn.secrets ?? [], ctx);
+    for (const p of result.problems) problems.set(`${p.variable}\n${p.message}`, p);
+    resolved.set(fn.name, result.mounts);
+  }
+  if (problems.size > 0) throw new ConfigError([...problems.values()]);
+  return resolved;
 }
 
 /** The mounts Meta expects for one function, or the problems (each naming the file:line of its entry). */
