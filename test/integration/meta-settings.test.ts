@@ -4,18 +4,19 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startMetaEmulator, type LoggedRequest, type MetaEmulator } from '../support/meta-emulator.js';
-import { assertNoSecrets, runCli, type CliResult } from '../support/run-cli.js';
-import { AWS_SECRET, GF_SECRET, freshBucket, projectWithPackages, s3Env, s3Writes, startS3Stack, type S3Stack } from './setup.js';
+import type { MetaEmulator } from '../support/meta-emulator.js';
+import { assertNoSecrets, type CliResult } from '../support/run-cli.js';
+import { calls, GATEWAY, isWrite, metaJobEnv, recordingRunner, startMetaWorld, type MetaWorld } from './meta-setup.js';
+import { AWS_SECRET, GF_SECRET, projectWithPackages, s3Writes, startS3Stack, type S3Stack } from './setup.js';
 
-const GATEWAY = 'https://gw.example.test';
 let stack: S3Stack;
+let world: MetaWorld;
 let meta: MetaEmulator;
 let envId: string;
 let otherEnvId: string;
 let providerId: string;
-let bucket: string;
 const outputs: CliResult[] = [];
+const run = recordingRunner(outputs);
 
 beforeAll(async () => {
   stack = await startS3Stack();
@@ -25,42 +26,15 @@ afterAll(async () => {
   assertNoSecrets(outputs.flatMap((o) => [o.output, o.files.env, JSON.stringify(o.files.json ?? {})]), [AWS_SECRET, GF_SECRET]);
 });
 beforeEach(async () => {
-  meta = await startMetaEmulator({ apiKeys: { 'gf-key': GF_SECRET }, gatewayUrl: GATEWAY });
-  envId = meta.seedEnvironment({ name: 'dev' });
+  world = await startMetaWorld(stack);
+  ({ meta, envId, providerId } = world);
   otherEnvId = meta.seedEnvironment({ name: 'prod' });
-  meta.seedApi(envId, { name: 'dev1' });
-  providerId = meta.seedLambdaProvider();
-  bucket = await freshBucket(stack);
-  meta.clearRequests();
 });
 afterEach(async () => {
   await meta.close();
 });
 
-function metaEnv(dir: string, extra: Record<string, string | undefined> = {}) {
-  return s3Env(stack, bucket, {
-    CI_PROJECT_DIR: dir,
-    GESTALT_META_URL: meta.url,
-    GESTALT_ORG: 'root',
-    GESTALT_LAMBDA_PROVIDER_ID: providerId,
-    GF_API_KEY: 'gf-key',
-    GF_API_SECRET: GF_SECRET,
-    LAMBDA_RUNTIME: 'nodejs',
-    LAMBDA_HANDLER: 'index.handler',
-    LAMBDA_API: 'dev1',
-    LAMBDA_ENVIRONMENT_ID: envId,
-    ...extra,
-  });
-}
-
-async function run(args: string[], env: Record<string, string | undefined>, cwd: string): Promise<CliResult> {
-  const r = await runCli(args, { env, cwd });
-  outputs.push(r);
-  return r;
-}
-
-const isWrite = (r: LoggedRequest) => r.method !== 'GET';
-const calls = (rs: LoggedRequest[]) => rs.map((r) => `${r.method} ${r.path.replace(/[0-9a-f-]{36}/g, ':id')}`);
+const metaEnv = (dir: string, extra: Record<string, string | undefined> = {}) => metaJobEnv(stack, world, dir, extra);
 
 /** The functions file of the full example; `endpoint` lines replaceable so later deploys change only them. */
 function fullFile(endpoint = ['    methods: [GET, POST]', '    rate_limit_per_minute: 60']): string {
@@ -233,6 +207,25 @@ describe('meta mode: the endpoint follows LAMBDA_METHODS, a Failed endpoint is r
     meta.clearRequests();
     expect((await run(['deploy'], metaEnv(dir, { LAMBDA_ARTIFACTS: 'dist/*.zip', LAMBDA_METHODS: 'PUT GET' }), dir)).code).toBe(0);
     expect(meta.requests.filter(isWrite)).toEqual([]);
+  });
+
+  it('an endpoint without this environment\'s ownership mark is not changed', async () => {
+    const dir = await projectWithPackages(['m.zip']);
+    expect((await run(['deploy'], metaEnv(dir, { LAMBDA_ARTIFACTS: 'dist/*.zip', LAMBDA_METHODS: 'GET' }), dir)).code).toBe(0);
+    const [endpoint] = meta.endpoints();
+    // As if someone had recreated it by hand: the same endpoint, without our mark.
+    const stripped = await fetch(`${meta.url}/root/apiendpoints/${endpoint.id}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`gf-key:${GF_SECRET}`).toString('base64')}` },
+      body: JSON.stringify([{ op: 'remove', path: '/variables' }]),
+    });
+    expect(stripped.status).toBe(200);
+    meta.clearRequests();
+    const r = await run(['deploy'], metaEnv(dir, { LAMBDA_ARTIFACTS: 'dist/*.zip', LAMBDA_METHODS: 'GET,PUT' }), dir);
+    expect(r.code, r.output).toBe(0);
+    expect(meta.requests.filter(isWrite)).toEqual([]);
+    expect(r.output).toContain(`endpoint ${endpoint.id} is not updated: it carries no gestalt-deploy ownership mark`);
+    expect(meta.endpoints()[0].properties.methods).toEqual(['GET']);
   });
 
   it('a Failed endpoint is deleted and created again (plan says replace); the lambda is left alone', async () => {
