@@ -1,4 +1,4 @@
-// The Meta emulator, exercised over real HTTP: it must answer like gestalt-meta-api.md says, or every client test
+// The Meta emulator, exercised over real HTTP: it must answer like docs/gestalt-api.md says, or every client test
 // built on it proves nothing.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startMetaEmulator } from '../support/meta-emulator.js';
