@@ -6,7 +6,7 @@ import { ConfigError } from '../errors.js';
 export async function functionSources(config: Config, env: Record<string, string | undefined>): Promise<FunctionSource[]> {
   const sources: FunctionSource[] = [];
   if (config.functionsFile) {
-    const parsed = await readFunctionsFile(config.functionsFile, env);
+    const parsed = await readFunctionsFile(config.functionsFile, env, { mode: config.target.mode });
     if (parsed.problems.length > 0) throw new ConfigError(parsed.problems);
     sources.push(...parsed.sources);
   }

@@ -30,19 +30,29 @@ export interface Claim {
   refused?: string;
 }
 
+/** One setting that differs from what Gestalt has, rendered for people (no secret value, no URL signature). */
+export interface FieldChange {
+  field: string;
+  from: string;
+  to: string;
+}
+
 export interface DeployResult {
   action: 'created' | 'updated' | 'unchanged';
-  endpoint: 'created' | 'existing';
+  /** existing: up to date; updated: PATCHed; replaced: a Failed one deleted and created anew. */
+  endpoint: 'created' | 'existing' | 'updated' | 'replaced';
   url?: string;
   id?: string;
   endpointIds?: string[];
   changed?: string[];
+  changes?: FieldChange[];
 }
 
 export interface PlanResult {
   action: 'create' | 'update' | 'unchanged' | 'refuse';
-  endpoint: 'create' | 'existing' | 'unknown';
+  endpoint: 'create' | 'existing' | 'update' | 'replace' | 'unknown';
   changed?: string[];
+  changes?: FieldChange[];
   refused?: string;
 }
 
@@ -64,6 +74,8 @@ export interface GestaltTarget {
 
 /** The calls of one run, against the state `open` read. */
 export interface GestaltSession {
+  /** After open, before any write: remote checks of the functions' settings (meta: their secrets); throws ConfigError. */
+  preflight?(functions: PackagedFunction[]): Promise<void>;
   claim(fn: Pick<PackagedFunction, 'name'>): Claim;
   plan(req: Omit<DeployRequest, 'claim'>): Promise<PlanResult>;
   deploy(req: DeployRequest): Promise<DeployResult>;

@@ -12,6 +12,8 @@ export interface FunctionReport {
   url?: string;
   id?: string;
   changed?: string[];
+  /** Each changed setting with its current and new value (plan and deploy). */
+  changes?: { field: string; from: string; to: string }[];
   error?: string;
 }
 

@@ -61,7 +61,12 @@ export async function openDeployment(config: Config, env: Record<string, string 
   report.record = ctx.records.uri(config.job.environment);
   const placement: Placement = { api: config.api as string, environmentId: config.environmentId as string };
   const [version, session] = await timed(timings, 'lookup', () =>
-    log.section('lookup', `Gestalt: ${ctx.target.label}`, () => Promise.all([readRecord(ctx), ctx.target.open(placement, purpose)])),
+    log.section('lookup', `Gestalt: ${ctx.target.label}`, async () => {
+      const opened = await Promise.all([readRecord(ctx), ctx.target.open(placement, purpose)]);
+      // Before any write: what only Gestalt can tell about the functions' settings (meta: their secrets).
+      await opened[1].preflight?.(functions);
+      return opened;
+    }),
   );
   return { functions, ctx, version, session };
 }

@@ -118,6 +118,7 @@ async function deployAll(ctx: RunContext, session: GestaltSession, staged: Stage
       try {
         s.result = await session.deploy({ fn: s.fn, packageKey: s.key, packageUrl: s.url as string, previous: s.previous, claim: s.claim });
         log.info(`  ${s.fn.name}: ${s.result.action}${s.result.changed?.length ? ` (${s.result.changed.join(', ')})` : ''}, endpoint ${s.result.endpoint}${s.result.url ? ` → ${s.result.url}` : ''}`);
+        for (const c of s.result.changes ?? []) log.info(`    ${c.field}: ${c.from} → ${c.to}`);
         journal.settle(entry(s, 'deployed'));
       } catch (err) {
         s.error = errorMessage(err);
@@ -171,6 +172,7 @@ function toReport(s: Staged): FunctionReport {
     url: s.result?.url,
     id: s.result?.id ?? (s.touched && !s.nothingCreated ? s.claim.id : undefined),
     changed: s.result?.changed,
+    changes: s.result?.changes,
     error: s.error,
   };
 }

@@ -144,6 +144,12 @@ export class MetaState {
     return kept.map((s) => (expand ? structuredClone(s.doc) : this.link(s)));
   }
 
+  /** The CaaS provider lambda providers and secrets point at by default, created on first use. */
+  caasProvider(): string {
+    const found = this.all('provider').find((p) => p.doc.resource_type === PROVIDER_TYPES.kubernetes.name);
+    return found?.doc.id ?? this.create('provider', undefined, { name: 'kubernetes', type: PROVIDER_TYPES.kubernetes, properties: { config: {} } }).doc.id;
+  }
+
   /** The gateway providers every API points at, created on first use so `/providers` lists a realistic mix. */
   gatewayProviders(): { managerId: string; kongId: string } {
     const manager = this.all('provider').find((p) => p.doc.resource_type === PROVIDER_TYPES.gatewayManager.name);

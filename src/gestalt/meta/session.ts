@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
+import type { PackagedFunction } from '../../artifacts/functions.js';
 import type { JobContext, MetaSettings } from '../../config/types.js';
 import { RemoteError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
@@ -7,11 +8,13 @@ import { cancellation } from '../../net/cancel.js';
 import { isTransientStatus, NetworkError } from '../../net/http.js';
 import { withRetry, type RetryPolicy } from '../../net/retry.js';
 import type { RecordedFunction } from '../../record/types.js';
-import { NothingCreated, type Claim, type DeployRequest, type DeployResult, type GestaltSession, type Placement, type PlanResult, type RemoveResult } from '../types.js';
+import { NothingCreated, type Claim, type DeployRequest, type DeployResult, type FieldChange, type GestaltSession, type Placement, type PlanResult, type RemoveResult } from '../types.js';
 import { MetaError, type MetaClient, type MetaResource } from './client.js';
 import { metaFailure } from './errors.js';
+import { endpointPatch } from './endpoint.js';
 import { endpointPayload, endpointUrl, FAILED_STATE, lambdaPatch, lambdaPayload } from './lambda.js';
 import { notOwned, ownershipMark, type Owner } from './ownership.js';
+import { resolveAllMounts, type SecretMountPayload } from './secrets.js';
 
 /** What `open` read once per run: the environment, its API, and what already exists there. */
 export interface Snapshot {
@@ -28,6 +31,8 @@ export class MetaSession implements GestaltSession {
   private readonly owner: Owner;
   private readonly claims = new Map<string, Claim & { existing?: MetaResource }>();
   private readonly removed = new Set<string>();
+  /** Secret mounts resolved by preflight, by function name. */
+  private secretMounts = new Map<string, SecretMountPayload[]>();
 
   constructor(
     private readonly meta: MetaClient,
@@ -53,7 +58,8 @@ export class MetaSession implements GestaltSession {
     const active = owned.find((l) => l.resource_state !== FAILED_STATE);
     let claim: Claim & { existing?: MetaResource };
     if (active) {
-      const endpoint = this.ownedEndpoints(active.id)[0] ?? this.snapshot?.endpointsByLambda.get(active.id)?.[0];
+      const owned = this.ownedEndpoints(active.id);
+      const endpoint = owned.find((e) => e.resource_state !== FAILED_STATE) ?? owned[0] ?? this.snapshot?.endpointsByLambda.get(active.id)?.[0];
       claim = { id: active.id, endpointIds: [endpoint?.id ?? randomUUID()], existing: active };
     } else if (foreign) {
       claim = { refused: `a lambda named '${fn.name}' (${foreign.id}) already exists in environment ${this.snapshot?.env.environmentId} and ${notOwned(foreign, this.owner)}; it was left alone. Remove or rename it in Gestalt, or change GESTALT_NAME_TEMPLATE` };
@@ -64,15 +70,26 @@ export class MetaSession implements GestaltSession {
     return claim;
   }
 
+  /**
+   * The secrets the functions mount must exist in the environment and be ones Meta accepts for these lambdas;
+   * a mistake is a configuration error naming the file:line, found before any upload or write.
+   */
+  async preflight(functions: PackagedFunction[]): Promise<void> {
+    const envId = this.snapshot?.env.environmentId;
+    if (!envId) return;
+    this.secretMounts = await resolveAllMounts(this.meta, this.settings.org, envId, this.providerId(), functions);
+  }
+
   async plan(req: Omit<DeployRequest, 'claim'>): Promise<PlanResult> {
-    const snap = this.requireSnapshot();
+    this.requireSnapshot();
     const claim = this.claim(req.fn) as Claim & { existing?: MetaResource };
     if (claim.refused) return { action: 'refuse', endpoint: 'unknown', refused: claim.refused };
     const existing = claim.existing;
-    const desired = lambdaPayload(req.fn, req.packageUrl, this.providerId(), this.job);
+    const desired = this.desired(req.fn, req.packageUrl);
     if (!existing) return { action: 'create', endpoint: 'create' };
-    const { changed } = lambdaPatch(existing, desired);
-    return { action: changed.length ? 'update' : 'unchanged', changed, endpoint: snap.endpointsByLambda.get(existing.id)?.length ? 'existing' : 'create' };
+    const { changed, changes } = lambdaPatch(existing, desired);
+    const { endpoint, changes: endpointChanges } = this.endpointPlan(req.fn, existing.id);
+    return { action: changed.length ? 'update' : 'unchanged', changed, changes: [...changes, ...endpointChanges], endpoint };
   }
 
   async deploy(req: DeployRequest): Promise<DeployResult> {
@@ -87,8 +104,8 @@ export class MetaSession implements GestaltSession {
       this.log.info(`  ${fn.name}: replacing a leftover lambda in state Failed (${leftover.id})`);
       await this.removeOwned(leftover.id, fn.name, `replace the Failed lambda '${fn.name}'`);
     }
-    const desired = { id: lambdaId, ...lambdaPayload(fn, req.packageUrl, this.providerId(), this.job), variables: ownershipMark(this.owner) };
-    let created: { lambda: MetaResource; action: DeployResult['action']; changed?: string[] };
+    const desired = { id: lambdaId, ...this.desired(fn, req.packageUrl), variables: ownershipMark(this.owner) };
+    let created: { lambda: MetaResource; action: DeployResult['action']; changed?: string[]; changes?: FieldChange[] };
     try {
       created = existing ? await this.update(existing, desired) : { lambda: await this.createLambda(desired), action: 'created' as const };
     } catch (err) {
@@ -97,17 +114,70 @@ export class MetaSession implements GestaltSession {
       throw err;
     }
     const { lambda, action, changed } = created;
-    let endpoint = snap.endpointsByLambda.get(lambda.id)?.[0];
-    const endpointAction: DeployResult['endpoint'] = endpoint ? 'existing' : 'created';
-    if (!endpoint) endpoint = await this.createEndpoint(fn.name, lambda.id, endpointId, fn.methods);
+    const synced = await this.syncEndpoint(fn, lambda.id, endpointId);
+    const changes = [...(created.changes ?? []), ...synced.changes];
     return {
       action,
       changed,
-      endpoint: endpointAction,
+      ...(changes.length > 0 ? { changes } : {}),
+      endpoint: synced.action,
       id: lambda.id,
-      endpointIds: [endpoint.id],
-      url: endpointUrl(endpoint, snap.api?.name ?? '', this.settings.gatewayUrl),
+      endpointIds: [synced.endpoint.id],
+      url: endpointUrl(synced.endpoint, snap.api?.name ?? '', this.settings.gatewayUrl),
     };
+  }
+
+  private desired(fn: PackagedFunction, packageUrl: string): ReturnType<typeof lambdaPayload> {
+    const mounts = this.secretMounts.get(fn.name);
+    // A programming error, not the user's: the run must call preflight between open and the first write.
+    if (fn.secrets?.length && !mounts) throw new Error(`the secrets of '${fn.name}' were not checked (preflight did not run)`);
+    return lambdaPayload(fn, packageUrl, this.providerId(), this.job, mounts);
+  }
+
+  /** The endpoint in front of a lambda: the Active one, and whether it is this environment's to change. */
+  private endpointOf(lambdaId: string): { active?: MetaResource; failed: MetaResource[] } {
+    const all = this.snapshot?.endpointsByLambda.get(lambdaId) ?? [];
+    const active = all.filter((e) => e.resource_state !== FAILED_STATE);
+    return { active: active.find((e) => notOwned(e, this.owner) === undefined) ?? active[0], failed: all.filter((e) => e.resource_state === FAILED_STATE) };
+  }
+
+  private endpointPlan(fn: PackagedFunction, lambdaId: string): { endpoint: PlanResult['endpoint']; changes: FieldChange[] } {
+    const { active, failed } = this.endpointOf(lambdaId);
+    if (!active) return { endpoint: failed.length > 0 ? 'replace' : 'create', changes: [] };
+    if (notOwned(active, this.owner)) return { endpoint: 'existing', changes: [] };
+    const { changes } = endpointPatch(active, fn.methods, fn.endpoint ?? {});
+    return { endpoint: changes.length > 0 ? 'update' : 'existing', changes };
+  }
+
+  /**
+   * The lambda's endpoint brought up to date: an Active one of ours is PATCHed with what differs (nothing when
+   * nothing does); a Failed one never reached the gateway, so Meta cannot update it: ours are deleted and the
+   * endpoint created anew. An endpoint without this environment's mark is left as it is.
+   */
+  private async syncEndpoint(fn: PackagedFunction, lambdaId: string, endpointId: string): Promise<{ endpoint: MetaResource; action: DeployResult['endpoint']; changes: FieldChange[] }> {
+    const { active, failed } = this.endpointOf(lambdaId);
+    if (active) {
+      const foreign = notOwned(active, this.owner);
+      if (foreign) {
+        this.log.info(`  ${fn.name}: endpoint ${active.id} is not updated: ${foreign}`);
+        return { endpoint: active, action: 'existing', changes: [] };
+      }
+      const { ops, changes } = endpointPatch(active, fn.methods, fn.endpoint ?? {});
+      if (ops.length === 0) return { endpoint: active, action: 'existing', changes };
+      cancellation.throwIfRequested();
+      const endpoint = await this.meta.patch(`/apiendpoints/${active.id}`, ops).catch((err: unknown) => Promise.reject(metaFailure(`update the endpoint of '${fn.name}'`, err, this.settings.org)));
+      return { endpoint, action: 'updated', changes };
+    }
+    const ours = failed.filter((e) => notOwned(e, this.owner) === undefined);
+    for (const e of ours) {
+      this.log.info(`  ${fn.name}: replacing its endpoint in state Failed (${e.id})`);
+      cancellation.throwIfRequested();
+      await this.meta.delete(`/apiendpoints/${e.id}`).catch((err: unknown) => Promise.reject(metaFailure(`delete the Failed endpoint of '${fn.name}'`, err, this.settings.org)));
+    }
+    // The claimed id may be a Failed endpoint that is not ours, and so still there.
+    const id = failed.some((e) => e.id === endpointId && !ours.includes(e)) ? randomUUID() : endpointId;
+    const endpoint = await this.createEndpoint(fn.name, lambdaId, id, fn.methods, fn.endpoint);
+    return { endpoint, action: ours.length > 0 ? 'replaced' : 'created', changes: [] };
   }
 
   /**
@@ -161,13 +231,13 @@ export class MetaSession implements GestaltSession {
     return (this.snapshot?.endpointsByLambda.get(lambdaId) ?? []).filter((e) => notOwned(e, this.owner) === undefined);
   }
 
-  private async update(existing: MetaResource, desired: ReturnType<typeof lambdaPayload>): Promise<{ lambda: MetaResource; action: DeployResult['action']; changed: string[] }> {
-    const { ops, changed } = lambdaPatch(existing, desired);
-    if (ops.length === 0) return { lambda: existing, action: 'unchanged', changed };
+  private async update(existing: MetaResource, desired: ReturnType<typeof lambdaPayload>): Promise<{ lambda: MetaResource; action: DeployResult['action']; changed: string[]; changes: FieldChange[] }> {
+    const { ops, changed, changes } = lambdaPatch(existing, desired);
+    if (ops.length === 0) return { lambda: existing, action: 'unchanged', changed, changes };
     const path = `/environments/${this.requireSnapshot().env.environmentId}/lambdas/${existing.id}`;
     cancellation.throwIfRequested();
     const lambda = await this.meta.patch(path, ops).catch((err: unknown) => Promise.reject(metaFailure(`update lambda '${desired.name}'`, err, this.settings.org)));
-    return { lambda, action: 'updated', changed };
+    return { lambda, action: 'updated', changed, changes };
   }
 
   private requireSnapshot(): Snapshot {
@@ -196,10 +266,10 @@ export class MetaSession implements GestaltSession {
     }
   }
 
-  private async createEndpoint(name: string, lambdaId: string, endpointId: string, methods: string[]): Promise<MetaResource> {
+  private async createEndpoint(name: string, lambdaId: string, endpointId: string, methods: string[], options: PackagedFunction['endpoint'] = {}): Promise<MetaResource> {
     const api = this.requireSnapshot().api as MetaResource;
     const what = `create the endpoint of '${name}' under API '${api.name}'`;
-    const payload = { id: endpointId, ...endpointPayload(name, lambdaId, methods), variables: ownershipMark(this.owner) };
+    const payload = { id: endpointId, ...endpointPayload(name, lambdaId, methods, options), variables: ownershipMark(this.owner) };
     try {
       return await this.createOnce(what, endpointId, () => this.meta.create(`/apis/${api.id}/apiendpoints`, payload), () => this.lookup(`/apiendpoints/${endpointId}`));
     } catch (err) {
