@@ -104,7 +104,7 @@ export class RecordStore {
 }
 
 /** 412: the ETag no longer matches (or the object now exists); 409: S3's ConditionalRequestConflict. */
-function isConflict(err: unknown): boolean {
+export function isConflict(err: unknown): boolean {
   const name = awsErrorName(err);
   const status = awsStatus(err);
   return status === 412 || name === 'PreconditionFailed' || name === 'ConditionalRequestConflict' || status === 409;
