@@ -9,6 +9,7 @@ import { runPlan } from './run/plan.js';
 import { runStop } from './run/stop.js';
 import { runHistory } from './run/history.js';
 import { runRollback } from './run/rollback.js';
+import { runPromote } from './run/promote.js';
 import { VERSION } from './version.js';
 
 const COMMANDS: readonly Command[] = ['deploy', 'stop', 'plan', 'doctor', 'history', 'rollback', 'promote', 'verify', 'prune'];
@@ -72,6 +73,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
         return await runHistory(config, log);
       case 'rollback':
         return await runRollback(config, log);
+      case 'promote':
+        return await runPromote(config, log);
     }
   } catch (err) {
     return reportFailure(err, log);

@@ -42,7 +42,17 @@ export function packagedFromHistory(f: HistoryFunction, source: string, name = f
   };
 }
 
-export function newEntry(config: Config, command: HistoryCommand, functions: HistoryFunction[], from?: string): Omit<HistoryEntry, 'number'> {
+/** A rollback or promote entry names the commit its code came from (what runs), and what it restored. */
+export function newEntry(config: Config, command: HistoryCommand, functions: HistoryFunction[], from?: { label: string; sha: string; ref: string }): Omit<HistoryEntry, 'number'> {
   const { job } = config;
-  return { command, at: new Date().toISOString(), sha: job.sha, ref: job.ref, pipelineId: job.pipelineId, jobUrl: job.jobUrl, ...(from ? { from } : {}), functions: [...functions].sort((a, b) => a.name.localeCompare(b.name)) };
+  return {
+    command,
+    at: new Date().toISOString(),
+    sha: from?.sha ?? job.sha,
+    ref: from?.ref ?? job.ref,
+    pipelineId: job.pipelineId,
+    jobUrl: job.jobUrl,
+    ...(from ? { from: from.label } : {}),
+    functions: [...functions].sort((a, b) => a.name.localeCompare(b.name)),
+  };
 }

@@ -49,8 +49,8 @@ export interface Convergence {
   packagesInPlace?: boolean;
   /** rollback: functions of the record that are not in `functions` are removed (with the ownership checks). */
   removeOthers?: boolean;
-  /** For the history entry: what a rollback restored or a promote came from. */
-  from?: string;
+  /** For the history entry: what a rollback restored or a promote came from, and the commit its code is from. */
+  from?: { label: string; sha: string; ref: string };
 }
 
 export async function converge(input: Convergence): Promise<ExitCode> {

@@ -22,7 +22,7 @@ export async function runRollback(config: Config, log: Logger): Promise<ExitCode
     const [version, history] = await timed(report.timingsMs, 'lookup', () => Promise.all([readRecord(ctx), ctx.history.read(environment)]));
     const target = rollbackTarget(history.entries, config.lifecycle.rollbackTo, ctx.history.uri(environment));
     log.info(`Rolling environment '${environment}' back to history entry #${target.number} (${target.command} of commit ${target.sha.slice(0, 8)}, pipeline ${target.pipelineId}, ${target.at}).`);
-    return applyEntry(ctx, report, version, target, { command: 'rollback', from: `#${target.number}`, removeOthers: true });
+    return applyEntry(ctx, report, version, target, { command: 'rollback', from: `#${target.number}` });
   });
 }
 
@@ -32,10 +32,10 @@ export async function applyEntry(
   report: Parameters<typeof converge>[0]['report'],
   version: RecordVersion,
   target: HistoryEntry,
-  how: { command: 'rollback' | 'promote'; from: string; removeOthers: boolean; rename?: (name: string) => string },
+  how: { command: 'rollback' | 'promote'; from: string; rename?: (file: string) => string },
 ): Promise<ExitCode> {
   const { config, log } = ctx;
-  const functions = target.functions.map((f) => packagedFromHistory(f, `history #${target.number}`, how.rename?.(f.name) ?? f.name));
+  const functions = target.functions.map((f) => packagedFromHistory(f, `history #${target.number}`, how.rename?.(f.file) ?? f.name));
   await timed(report.timingsMs, 'verify', () => log.section('packages', `Check ${functions.length} recorded package(s)`, () => provePackages(ctx, target)));
   const api = config.api ?? version.record?.api;
   const environmentId = config.environmentId ?? version.record?.environmentId;
@@ -45,7 +45,7 @@ export async function applyEntry(
   // The record this run writes must say where the functions live, as a deploy's would.
   const placed: RunContext = { ...ctx, config: { ...config, api, environmentId } };
   const session = await timed(report.timingsMs, 'lookup', () => log.section('lookup', `Gestalt: ${ctx.target.label}`, () => ctx.target.open({ api, environmentId }, 'deploy')));
-  return converge({ report, ctx: placed, version, session, functions, command: how.command, packagesInPlace: true, removeOthers: how.removeOthers, from: how.from });
+  return converge({ report, ctx: placed, version, session, functions, command: how.command, packagesInPlace: true, removeOthers: true, from: { label: how.from, sha: target.sha, ref: target.ref } });
 }
 
 /** GESTALT_ROLLBACK_TO as a history number or a commit SHA prefix; unset: the entry before the newest. */

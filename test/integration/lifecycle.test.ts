@@ -140,3 +140,35 @@ describe('history and rollback', () => {
     await rm(empty, { recursive: true });
   });
 });
+
+describe('promote', () => {
+  it('review → production: same package keys and settings under production names, zero uploads', async () => {
+    const dir = await projectWithPackages(['hello.zip', 'orders.zip']);
+    const named = { GESTALT_NAME_TEMPLATE: '{project}/{env}/{file}' };
+    const review = await runCli(['deploy'], { env: env(dir, { ...named, CI_ENVIRONMENT_SLUG: 'review-main', LAMBDA_MEMORY: '384', LAMBDA_TIMEOUT: '12' }), cwd: dir });
+    expect(review.code, review.output).toBe(0);
+
+    const empty = await emptyDir();
+    const before = stack.proxy.requests.length;
+    const production = { ...named, CI_ENVIRONMENT_NAME: 'production', CI_ENVIRONMENT_SLUG: 'production', GESTALT_PROMOTE_FROM: 'review/main', LAMBDA_ARTIFACTS: undefined };
+    const r = await runCli(['promote'], { env: env(empty, production), cwd: empty });
+    expect(r.code, r.output).toBe(0);
+    expect(uploads(before)).toEqual([]);
+    const byName = (n: string) => meta.lambdas().find((l) => l.name === n);
+    for (const file of ['hello.zip', 'orders.zip']) {
+      const src = byName(`lambdas/review-main/${file}`);
+      const dst = byName(`lambdas/production/${file}`);
+      expect(dst, file).toBeDefined();
+      for (const p of ['package_url', 'memory', 'timeout', 'cpus', 'handler', 'runtime', 'public', 'env']) expect(dst.properties[p], p).toEqual(src.properties[p]);
+      expect(dst.properties.memory).toBe(384);
+    }
+    expect(r.files.json.functions.map((f: { action: string }) => f.action)).toEqual(['created', 'created']);
+    await runCli(['history'], { env: env(empty, production), cwd: empty });
+    const entries = (await readJson(empty, 'gestalt-history.json')).history;
+    expect(entries[0]).toMatchObject({ number: 1, command: 'promote', from: 'review/main#1' });
+
+    const none = await runCli(['promote'], { env: env(empty, { ...production, GESTALT_PROMOTE_FROM: 'staging' }), cwd: empty });
+    expect(none.code, none.output).toBe(2);
+    expect(none.output).toMatch(/GESTALT_PROMOTE_FROM: environment 'staging' has no deployment history/);
+  });
+});
