@@ -10,6 +10,7 @@ import { runStop } from './run/stop.js';
 import { runHistory } from './run/history.js';
 import { runRollback } from './run/rollback.js';
 import { runPromote } from './run/promote.js';
+import { runVerify } from './run/verify.js';
 import { VERSION } from './version.js';
 
 const COMMANDS: readonly Command[] = ['deploy', 'stop', 'plan', 'doctor', 'history', 'rollback', 'promote', 'verify', 'prune'];
@@ -75,6 +76,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
         return await runRollback(config, log);
       case 'promote':
         return await runPromote(config, log);
+      case 'verify':
+        return await runVerify(config, log);
     }
   } catch (err) {
     return reportFailure(err, log);

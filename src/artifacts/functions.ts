@@ -63,6 +63,7 @@ export async function resolveFunctions(config: FunctionInputs, sources: Function
         methods: settings.methods,
         public: settings.public,
         env: settings.env,
+        ...(settings.verify ? { verify: settings.verify } : {}),
         source: src.source,
       });
     }

@@ -29,6 +29,15 @@ export interface FunctionSettings {
   methods: string[];
   public: boolean;
   env: Record<string, string>;
+  /** What `verify` calls on this function's endpoint; unset: GET expecting a status below 500. */
+  verify?: VerifySpec;
+}
+
+export interface VerifySpec {
+  path?: string;
+  method?: string;
+  status?: number;
+  body?: string;
 }
 
 /** Where a group of packages comes from: LAMBDA_ARTIFACTS, or one entry of the functions file. */

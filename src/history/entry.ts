@@ -18,6 +18,7 @@ export function historyFunction(fn: PackagedFunction, packageKey: string): Histo
     methods: [...fn.methods],
     public: fn.public,
     env: { ...fn.env },
+    ...(fn.verify ? { verify: { ...fn.verify } } : {}),
   };
 }
 
@@ -36,6 +37,7 @@ export function packagedFromHistory(f: HistoryFunction, source: string, name = f
     methods: [...f.methods],
     public: f.public,
     env: { ...f.env },
+    ...(f.verify ? { verify: { ...f.verify } } : {}),
     source,
     sha256: f.sha256,
     size: f.size,

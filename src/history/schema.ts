@@ -71,11 +71,16 @@ function parseFunction(f: unknown, where: string): HistoryFunction {
     methods: f.methods as string[],
     public: f.public,
     env: f.env as Record<string, string>,
+    ...(isObject(f.verify) ? { verify: { path: optStr(f.verify.path), method: optStr(f.verify.method), status: typeof f.verify.status === 'number' ? f.verify.status : undefined, body: optStr(f.verify.body) } } : {}),
   };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function optStr(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
 }
 
 function str(v: unknown): string {

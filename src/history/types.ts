@@ -1,3 +1,5 @@
+import type { VerifySpec } from '../config/types.js';
+
 /**
  * An environment's deployments, newest first: what each successful deploy, rollback or promote put there,
  * with every setting, so a later rollback or promote can repeat it from the packages alone (no checkout).
@@ -18,6 +20,7 @@ export interface HistoryFunction {
   methods: string[];
   public: boolean;
   env: Record<string, string>;
+  verify?: VerifySpec;
 }
 
 export interface HistoryEntry {

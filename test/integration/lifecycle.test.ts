@@ -2,7 +2,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { serveLoopback } from '../support/loopback.js';
 import { startMetaEmulator, type MetaEmulator } from '../support/meta-emulator.js';
 import { runCli } from '../support/run-cli.js';
 import { GF_SECRET, freshBucket, projectWithPackages, s3Env, startS3Stack, type S3Stack } from './setup.js';
@@ -170,5 +172,51 @@ describe('promote', () => {
     const none = await runCli(['promote'], { env: env(empty, { ...production, GESTALT_PROMOTE_FROM: 'staging' }), cwd: empty });
     expect(none.code, none.output).toBe(2);
     expect(none.output).toMatch(/GESTALT_PROMOTE_FROM: environment 'staging' has no deployment history/);
+  });
+});
+
+describe('verify', () => {
+  it('200 passes, 500 and too slow fail by name, a warming endpoint passes on retry; GESTALT_VERIFY_ROLLBACK restores the previous packages', async () => {
+    let warmHits = 0;
+    const server = createServer((req, res) => {
+      const path = req.url ?? '';
+      const answer = (status: number, body: string) => res.writeHead(status, { 'content-type': 'text/plain' }).end(body);
+      if (path.includes('bad')) return answer(500, 'boom');
+      if (path.includes('slow')) return void setTimeout(() => answer(200, 'late'), 1500);
+      if (path.includes('warm')) return answer(++warmHits < 3 ? 503 : 200, 'warm');
+      return answer(200, 'hello world');
+    });
+    const { url, close } = await serveLoopback(server);
+    try {
+      await meta.close();
+      meta = await startMetaEmulator({ apiKeys: { 'gf-key': GF_SECRET }, gatewayUrl: url });
+      envId = meta.seedEnvironment({ name: 'dev' });
+      meta.seedApi(envId, { name: 'dev1' });
+      providerId = meta.seedLambdaProvider();
+      const dir = await projectWithPackages(['ok.zip', 'bad.zip', 'slow.zip', 'warm.zip']);
+      await writeFile(join(dir, 'gestalt-deploy.yml'), 'functions:\n  - artifact: dist/ok.zip\n    verify: { path: /health, status: 200, body: world }\n');
+      expect((await runCli(['deploy'], { env: env(dir), cwd: dir })).code).toBe(0);
+      const first = packageUrls();
+      await writeFile(join(dir, 'dist/bad.zip'), 'PK-bad-v2');
+      expect((await runCli(['deploy'], { env: env(dir, { CI_COMMIT_SHA: SHAS[1] }), cwd: dir })).code).toBe(0);
+      expect(packageUrls()).not.toEqual(first);
+
+      const empty = await emptyDir();
+      const quick = { GESTALT_HTTP_TIMEOUT: '1', GESTALT_VERIFY_TIMEOUT: '4', LAMBDA_ARTIFACTS: undefined };
+      const r = await runCli(['verify'], { env: env(empty, quick), cwd: empty });
+      expect(r.code, r.output).toBe(1);
+      const checks = (await readJson(empty, 'gestalt-verify.json')).checks as { name: string; ok: boolean; url: string }[];
+      expect(Object.fromEntries(checks.map((c) => [c.name.replace('lambdas/main/', ''), c.ok]))).toEqual({ 'ok.zip': true, 'bad.zip': false, 'slow.zip': false, 'warm.zip': true });
+      expect(checks.find((c) => c.name.endsWith('ok.zip'))?.url).toMatch(/\/ok\.zip\/health$/);
+      expect(r.output).toMatch(/verify failed for 'lambdas\/main\/bad\.zip', 'lambdas\/main\/slow\.zip'/);
+      expect(packageUrls()).not.toEqual(first);
+
+      const back = await runCli(['verify'], { env: env(empty, { ...quick, GESTALT_VERIFY_ROLLBACK: 'true' }), cwd: empty });
+      expect(back.code, back.output).toBe(1);
+      expect(back.output).toMatch(/rolling back to the previous deployment/);
+      expect(packageUrls()).toEqual(first);
+    } finally {
+      await close();
+    }
   });
 });
