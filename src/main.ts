@@ -13,7 +13,7 @@ import { runPromote } from './run/promote.js';
 import { runVerify } from './run/verify.js';
 import { VERSION } from './version.js';
 
-const COMMANDS: readonly Command[] = ['deploy', 'stop', 'plan', 'doctor', 'history', 'rollback', 'promote', 'verify', 'prune'];
+const COMMANDS: readonly Command[] = ['deploy', 'stop', 'plan', 'doctor', 'history', 'rollback', 'promote', 'verify'];
 
 const HELP = `gestalt-deploy ${VERSION} — deploy serverless functions to Gestalt from GitLab CI/CD
 
@@ -28,7 +28,6 @@ Commands:
   rollback go back to an earlier deployment (GESTALT_ROLLBACK_TO; default the previous) from its recorded packages
   promote  deploy the packages and settings GESTALT_PROMOTE_FROM runs now into this environment, no rebuild
   verify   call every deployed endpoint until it answers as expected (gestalt-verify.json)
-  prune    delete unreferenced old packages and stop stale environments (--dry-run only lists)
 
 Options:
   --help, -h      this text
