@@ -7,6 +7,7 @@ import { randomInt, seededRandom } from '../support/prng.js';
 import { runCli, type CliResult } from '../support/run-cli.js';
 import { signalWhen, type SignalAt } from '../support/signal.js';
 import { GF_SECRET, freshBucket, s3Env, useDeployFixture } from '../integration/setup.js';
+import { RUNS, seeds } from './fault-run.js';
 
 const ENVIRONMENT = 'review/main';
 const FUNCTIONS = 20;
@@ -14,9 +15,7 @@ const CONCURRENCY = 4;
 /** Per-request latency of the emulator: long enough that a signal finds calls in flight. */
 const LATENCY_MS = 40;
 /** Seeded signal points: the signal goes out once Meta has seen this many requests (a full run makes ≥ 45). */
-const RUNS = Number(process.env.GESTALT_SIGNAL_RUNS ?? '3');
-const BASE = Number(process.env.GESTALT_FAULT_SEED ?? '11');
-const points = (n: number, base: number) => Array.from({ length: n }, (_, i) => ({ seed: base + i, after: randomInt(seededRandom(base + i), 1, 44) }));
+const point = (seed: number) => ({ seed, after: randomInt(seededRandom(seed), 1, 44) });
 
 const fx = useDeployFixture(FUNCTIONS);
 
@@ -69,20 +68,20 @@ async function withWorld(body: (world: MetaWorld) => Promise<void>): Promise<voi
 
 const describePoint = (p: { seed: number; after: number }) => `seed ${p.seed}: once Meta has seen ${p.after} request(s)`;
 
-describe(`a meta deploy of ${FUNCTIONS} functions cancelled at seeded points`, () => {
-  it.each(points(RUNS, BASE).map((p) => [describePoint(p), p] as const))('SIGTERM %s: exit 143, no new writes, report and record match Meta; stop leaves nothing', async (_label, p) => {
+describe(`a meta deploy of ${FUNCTIONS} functions cancelled at ${RUNS} seeded point(s)`, () => {
+  it.each(seeds(11).map((seed) => [describePoint(point(seed)), point(seed)] as const))('SIGTERM %s: exit 143, no new writes, report and record match Meta; stop leaves nothing', async (_label, p) => {
     await withWorld(async (world) => {
       world.meta.setLatency(LATENCY_MS);
       const sig = signalWhen(() => world.meta.requests.length >= p.after, 'SIGTERM');
       const run = await cancelledDeploy(world, sig);
       world.meta.setLatency(0);
-      expect(await cancelledProblems(run, world, 143, 5000), `${describePoint(p)}; repeat with GESTALT_FAULT_SEED=${p.seed} GESTALT_SIGNAL_RUNS=1\n${run.r.output.slice(-3000)}`).toEqual([]);
+      expect(await cancelledProblems(run, world, 143, 5000), `${describePoint(p)}; repeat with GESTALT_FAULT_SEED=${p.seed} GESTALT_FAULT_RUNS=1 npm run test:faults\n${run.r.output.slice(-3000)}`).toEqual([]);
       await stopLeavesNothing(run, world);
     });
   });
 
   it('SIGINT: exit 130, with the same guarantees', async () => {
-    const [p] = points(1, BASE + 1000) as [{ seed: number; after: number }];
+    const p = point((seeds(11)[0] ?? 11) + 1000);
     await withWorld(async (world) => {
       world.meta.setLatency(LATENCY_MS);
       const sig = signalWhen(() => world.meta.requests.length >= p.after, 'SIGINT');
