@@ -62,9 +62,9 @@ async function upload(ctx: RunContext, functions: PackagedFunction[]): Promise<S
   return mapLimit(functions, config.concurrency, async (fn): Promise<Staged> => {
     const key = packageKey(config.storage, fn.sha256, fn.file);
     try {
-      const state = await packages.state(key, fn.size);
+      const state = await packages.state(key, fn);
       if (state === 'absent') {
-        await packages.upload(key, fn.absPath, fn.sha256);
+        await packages.upload(key, fn);
         log.info(`  uploaded ${fn.relPath} (${formatBytes(fn.size)}) → ${key}`);
       } else {
         if (config.storage.access === 'public') await packages.makePublic(key);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashFunctions, renderName, resolveFunctions } from '../../src/artifacts/functions.js';
 import type { FunctionSource } from '../../src/artifacts/functions.js';
-import { hashFile, matchFiles } from '../../src/artifacts/files.js';
+import { hashFile, matchFiles, PART_SIZE } from '../../src/artifacts/files.js';
 import { loadConfig } from '../../src/config/env.js';
 import type { Config, JobContext } from '../../src/config/types.js';
 
@@ -252,17 +252,31 @@ describe('hashFile / hashFunctions', () => {
   it('equals crypto sha256 of the content, with the byte size', async () => {
     const content = 'zip bytes é\n';
     put('h/small.zip', content);
-    expect(await hashFile(join(project, 'h/small.zip'))).toEqual({ sha256: sha(content), size: Buffer.byteLength(content) });
+    expect(await hashFile(join(project, 'h/small.zip'))).toEqual({ sha256: sha(content), size: Buffer.byteLength(content), partSize: PART_SIZE, partSha256: [sha(content)] });
     expect(Buffer.byteLength(content)).toBe(13);
   });
 
   it('handles empty files and files spanning several read chunks', async () => {
     put('h/empty.zip', '');
-    expect(await hashFile(join(project, 'h/empty.zip'))).toEqual({ sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', size: 0 });
+    const empty = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+    expect(await hashFile(join(project, 'h/empty.zip'))).toEqual({ sha256: empty, size: 0, partSize: PART_SIZE, partSha256: [empty] });
     const big = Buffer.alloc(3 * 1024 * 1024 + 17);
     for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
     put('h/big.zip', big);
-    expect(await hashFile(join(project, 'h/big.zip'))).toEqual({ sha256: sha(big), size: big.length });
+    expect(await hashFile(join(project, 'h/big.zip'))).toEqual({ sha256: sha(big), size: big.length, partSize: PART_SIZE, partSha256: [sha(big)] });
+  });
+
+  it('also hashes each piece as a multipart upload sends it, whatever the read chunks', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 17);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+    put('h/parts.zip', big);
+    // A piece size that is no multiple of the 1 MiB read chunks, so pieces start inside chunks.
+    const piece = 1024 * 1024 + 5;
+    const parts = [0, 1, 2, 3].map((i) => sha(big.subarray(i * piece, (i + 1) * piece)));
+    expect(await hashFile(join(project, 'h/parts.zip'), piece)).toEqual({ sha256: sha(big), size: big.length, partSize: piece, partSha256: parts });
+    // Exactly one piece long: one piece, not an empty second one.
+    put('h/exact.zip', big.subarray(0, piece));
+    expect((await hashFile(join(project, 'h/exact.zip'), piece)).partSha256).toEqual([sha(big.subarray(0, piece))]);
   });
 
   it('hashFunctions adds sha256 and size to every spec, keeping order', async () => {

@@ -1,7 +1,7 @@
 import type { Config, GatewaySettings } from '../../config/types.js';
 import { RemoteError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
-import { NetworkError, type HttpClient, type HttpResponse } from '../../net/http.js';
+import { NetworkError, ResponseTooLarge, type HttpClient, type HttpResponse } from '../../net/http.js';
 import type { DeploymentRecord, RecordedFunction } from '../../record/types.js';
 import type { DeployRequest, DeployResult, GestaltTarget, Placement, PlanResult, RemoveResult } from '../types.js';
 import { explainLog, parseDeployAnswer, parseStopAnswer } from './answer.js';
@@ -97,6 +97,7 @@ export class GatewayTarget implements GestaltTarget {
       res = await this.http.request({ method: 'POST', url: this.settings.url, json: payload, headers: this.authHeader() });
     } catch (err) {
       if (err instanceof NetworkError) throw new RemoteError(`Could not reach the deployment lambda at CI_URL for ${name}: ${err.message}; check CI_URL and that the runner can reach it.`, { cause: err });
+      if (err instanceof ResponseTooLarge) throw new RemoteError(`The deployment lambda (CI_URL) failed for ${name}: ${err.message}`, { cause: err });
       throw err;
     }
     if (res.status === 401 || res.status === 403) {
