@@ -32,8 +32,8 @@ function toIdentity(creds: Credentials | undefined, roleArn: string): AwsCredent
 
 /** STS did not answer in time, or answered more than any STS answer: no trust-policy advice applies. */
 function unreachable(call: string, roleArn: string, err: DeadlineExceeded | ResponseTooLarge): RemoteError {
-  const after = err instanceof DeadlineExceeded ? ' after retries' : '';
-  return new RemoteError(`${call} for ${roleArn} failed${after}: ${err.message.replace(/\.$/, '')}; check AWS_ENDPOINT_URL_STS (or AWS_ENDPOINT_URL) and that the runner can reach STS.`, { cause: err });
+  if (err instanceof ResponseTooLarge) return new RemoteError(`${call} for ${roleArn} failed: ${err.detail}; check that AWS_ENDPOINT_URL_STS (or AWS_ENDPOINT_URL) points at STS.`, { cause: err });
+  return new RemoteError(`${call} for ${roleArn} failed after retries: ${err.message}; check AWS_ENDPOINT_URL_STS (or AWS_ENDPOINT_URL) and that the runner can reach STS.`, { cause: err });
 }
 
 function retryLog(log: Logger, what: string) {

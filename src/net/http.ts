@@ -68,9 +68,13 @@ export class DeadlineExceeded extends Error {
 /** An answer larger than anything gestalt-deploy reads: not retried, since asking again brings the same. */
 export class ResponseTooLarge extends RemoteError {
   readonly $metadata: { httpStatusCode?: number };
+  /** What happened, without the advice: callers that know the variable name their own. */
+  readonly detail: string;
   constructor(readonly endpoint: string, status?: number) {
-    super(`the answer from ${endpoint}${status ? ` (HTTP ${status})` : ''} is larger than ${MAX_BODY_BYTES / MIB} MiB, more than gestalt-deploy reads from any service; check that the URL points at the right service.`);
+    const detail = `the answer from ${endpoint}${status ? ` (HTTP ${status})` : ''} is larger than ${MAX_BODY_BYTES / MIB} MiB, more than gestalt-deploy reads from any service`;
+    super(`${detail}; check that the URL points at the right service.`);
     this.name = 'ResponseTooLarge';
+    this.detail = detail;
     this.$metadata = status === undefined ? {} : { httpStatusCode: status };
   }
 }

@@ -16,7 +16,7 @@ export function s3Failure(call: string, uri: string, err: unknown): RemoteError 
     advice = `${err.message}${tries > 1 ? `, ${tries} tries` : ''}; check AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL) and that the runner can reach S3, or raise GESTALT_HTTP_TIMEOUT for a slow link.`;
     return new RemoteError(`S3 ${call} ${uri} failed: ${advice}`, { cause: err });
   }
-  if (err instanceof ResponseTooLarge) return new RemoteError(`S3 ${call} ${uri} failed: ${err.message}`, { cause: err });
+  if (err instanceof ResponseTooLarge) return new RemoteError(`S3 ${call} ${uri} failed: ${err.detail}; check that AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL) points at S3.`, { cause: err });
   switch (name) {
     case 'NoSuchBucket':
       advice = 'the bucket does not exist; create it or fix S3_BUCKET_NAME (and AWS_REGION).';
