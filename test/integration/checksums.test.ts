@@ -164,7 +164,8 @@ describe.runIf(chosenS3Kind() === 'moto')('checksummed uploads (moto behind a ve
       corrupt: (req, body) => {
         if (!isPackage(req) || (size > PART && !/partNumber=2\b/.test(req.url ?? ''))) return undefined;
         const copy = Buffer.from(body);
-        copy[copy.length >> 1] ^= 0xff;
+        const middle = copy.length >> 1;
+        copy.writeUInt8(copy.readUInt8(middle) ^ 0xff, middle);
         return copy;
       },
     });
