@@ -4,8 +4,10 @@ import { escapeControl } from './printable.js';
 const MASK = '[REDACTED]';
 
 /**
- * Any run of this many characters taken from a registered secret is masked too: a service that echoes part of
- * a token ("invalid token 'eyJhbGciOiJSUzI1…'") must not hand the job log a prefix of it.
+ * In text quoted from a service, any run of this many characters taken from a registered secret is masked too:
+ * a service that echoes part of a token ("invalid token 'eyJhbGciOiJSUzI1…'") must not hand the job log a
+ * prefix of it. Only there: our own messages never hold part of a secret, and masking every 8-character
+ * coincidence in them (an account id against a secret with a digit run) would garble the log for nothing.
  */
 export const FRAGMENT_LENGTH = 8;
 
@@ -46,16 +48,16 @@ export class Redactor {
       if (out.includes(secret)) out = out.split(secret).join(MASK);
     }
     for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);
-    return this.maskFragments(out);
+    return out;
   }
 
   /**
    * Remote text (an error body, a log line from the deployment lambda) as messages quote it: redacted while
-   * still whole, then cut to `max` characters on one line. Cutting first would leave a secret's prefix that no
-   * longer matches the secret.
+   * still whole, pieces of secrets included, then cut to `max` characters on one line. Cutting first would
+   * leave a secret's prefix that no longer matches the secret.
    */
   quote(text: string, max = 200): string {
-    const whole = escapeControl(this.redact(text.slice(0, max + Math.max(this.longest, QUOTE_SLACK)))).trim();
+    const whole = escapeControl(this.maskFragments(this.redact(text.slice(0, max + Math.max(this.longest, QUOTE_SLACK))))).trim();
     if (whole.length <= max) return whole;
     let cut = whole.slice(0, max);
     // Never leave half a mask behind ("[REDA"), which reads like a broken secret.

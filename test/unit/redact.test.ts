@@ -148,27 +148,34 @@ describe('Redactor: URL userinfo', () => {
   });
 });
 
-describe('Redactor: pieces of a secret', () => {
+describe('Redactor.quote: pieces of a secret in remote text', () => {
   it('masks any run of 8 or more characters taken from a registered secret, raw or URL-encoded', () => {
     const r = new Redactor();
     r.add('tok/abcdefghijklmnop');
-    expect(r.redact("token 'tok/abcde…' expired")).toBe(`token '${M}…' expired`);
-    expect(r.redact('…ghijklmnop, rest')).toBe(`…${M}, rest`);
-    expect(r.redact(`q=${encodeURIComponent('tok/abcdefg')}`)).toBe(`q=${M}`);
+    expect(r.quote("token 'tok/abcde…' expired")).toBe(`token '${M}…' expired`);
+    expect(r.quote('…ghijklmnop, rest')).toBe(`…${M}, rest`);
+    expect(r.quote(`q=${encodeURIComponent('tok/abcdefg')}`)).toBe(`q=${M}`);
   });
 
   it('leaves runs shorter than 8 characters, and secrets too short to have pieces', () => {
     const r = new Redactor();
     r.add('tok/abcdefghijklmnop');
     r.add('8charsec');
-    expect(r.redact('tok/abc and hijklmn')).toBe('tok/abc and hijklmn');
-    expect(r.redact('8charse 8charsec')).toBe(`8charse ${M}`);
+    expect(r.quote('tok/abc and hijklmn')).toBe('tok/abc and hijklmn');
+    expect(r.quote('8charse 8charsec')).toBe(`8charse ${M}`);
   });
 
   it('masks two separate pieces separately and keeps the text between them', () => {
     const r = new Redactor();
     r.add('AAAABBBBCCCCDDDD');
-    expect(r.redact('x AAAABBBB y CCCCDDDD z')).toBe(`x ${M} y ${M} z`);
+    expect(r.quote('x AAAABBBB y CCCCDDDD z')).toBe(`x ${M} y ${M} z`);
+  });
+
+  it('is for remote text only: our own lines keep an 8-character coincidence (an account id)', () => {
+    const r = new Redactor();
+    r.add('weak-secret-0123456789');
+    expect(r.redact('arn:aws:iam::123456789012:role/x')).toBe('arn:aws:iam::123456789012:role/x');
+    expect(r.redact('weak-secret-0123456789')).toBe(M);
   });
 });
 
