@@ -113,7 +113,8 @@ describe.each(MODES)('a %s endpoint', (mode) => {
     const r = await timedRun(await gatewayEnv({ CI_URL: server.url }));
     expectBounded(r, server, mode);
     expect(r.output).toMatch(/deployment lambda/);
-    expect(server.faulted.map((q) => q.method)).toEqual(Array(mode === 'huge' ? 1 : ATTEMPTS).fill('POST'));
+    // A deploy POST that timed out is not repeated (the lambda may still be deploying it); a huge answer is not either.
+    expect(server.faulted.map((q) => q.method)).toEqual(['POST']);
     expect(r.files.json.functions[0]).toMatchObject({ action: 'failed' });
   });
 
@@ -145,7 +146,8 @@ describe.each(MODES)('a %s endpoint', (mode) => {
 
 describe('an S3 endpoint that holds uploads', () => {
   it('a PUT that is never answered fails within the bound while every other call works', async () => {
-    const server = await fault('silent', { forwardTo: stack.proxy.url, forward: (req) => req.method !== 'PUT' });
+    // The record (written before any upload) goes through; only the package upload PUT is never answered.
+    const server = await fault('silent', { forwardTo: stack.proxy.url, forward: (req) => req.method !== 'PUT' || (req.url ?? '').includes('/deployments/') });
     const r = await timedRun(await gatewayEnv({ AWS_ENDPOINT_URL_S3: server.url }));
     expectBounded(r, server, 'silent');
     expect(r.output).toMatch(/S3 PutObject s3:\/\/\S+\/packages\/[0-9a-f]{64}\/one\.zip failed: no complete answer/);
