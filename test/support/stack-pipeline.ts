@@ -122,6 +122,22 @@ export async function commitAll(dir: string, message: string): Promise<void> {
   await git(dir, 'commit', '-q', '-m', message);
 }
 
+/** Where a released component lives: the project that publishes it, and the component's name (templates/<name>.yml). */
+export const COMPONENT_PROJECT = 'gestalt-deploy/gestalt-deploy';
+export const COMPONENT_NAME = 'deploy';
+
+/**
+ * Puts the component (templates/deploy.yml of this repository, or `text`) into gitlab-ci-local's include cache of
+ * `dir` as version `ref` of COMPONENT_PROJECT, where `include: component: <host>/<project>/deploy@<ref>` finds it when
+ * gitlab-ci-local runs without --fetch-includes (GclOptions.fetchIncludes: false).
+ */
+export async function seedComponent(dir: string, ref: string, text?: string, host = 'gitlab.example.com'): Promise<string> {
+  const file = join(dir, '.gitlab-ci-local/includes', host, COMPONENT_PROJECT, ref, `templates/${COMPONENT_NAME}.yml`);
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, text ?? (await readFile(join(REPO_ROOT, `templates/${COMPONENT_NAME}.yml`), 'utf8')));
+  return file;
+}
+
 export async function removeDir(dir: string | undefined): Promise<void> {
   if (dir) await rm(dir, { recursive: true, force: true });
 }
@@ -150,6 +166,12 @@ export interface GclOptions {
   /** Directory put first on PATH (see makeBinDir). */
   bin?: string;
   timeoutMs?: number;
+  /**
+   * false: use what is in gitlab-ci-local's include cache (.gitlab-ci-local/includes/<host>/<project>/<ref>/...) instead
+   * of fetching. A component from another project is fetched with git from the project's own remote host, which
+   * tests do not have: they seed the cache with the component's file, as GitLab would serve it, and run without fetching.
+   */
+  fetchIncludes?: boolean;
 }
 
 export interface GclResult {
@@ -186,7 +208,8 @@ export async function gcl(dir: string, args: string[], opts: GclOptions = {}): P
   await mkdir(home, { recursive: true });
   const variableArgs = Object.entries({ CI_PROJECT_DIR: dir, ...opts.variables }).flatMap(([k, v]) => ['--variable', `${k}=${v}`]);
   // CI_PROJECT_DIR is overridden on purpose (docs/TESTING.md): say so, or gitlab-ci-local warns on every run.
-  const argv = [GCL_PATH, '--force-shell-executor', '--fetch-includes', '--no-color', '--ignore-predefined-vars', 'CI_PROJECT_DIR', ...variableArgs, ...args];
+  const fetch = opts.fetchIncludes === false ? [] : ['--fetch-includes'];
+  const argv = [GCL_PATH, '--force-shell-executor', ...fetch, '--no-color', '--ignore-predefined-vars', 'CI_PROJECT_DIR', ...variableArgs, ...args];
   const timeoutMs = opts.timeoutMs ?? 90_000;
   const run = await runCaptured(process.execPath, argv, { cwd: dir, env: gclEnv(home, opts.bin), timeoutMs });
   if (run.timedOut) throw new Error(`gitlab-ci-local ${args.join(' ')} did not finish in ${timeoutMs} ms:\n${run.output}`);
