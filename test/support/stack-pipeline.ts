@@ -51,17 +51,27 @@ export interface ExampleRepoOptions {
   branch?: string;
 }
 
-/** A project whose .gitlab-ci.yml is the example, unchanged but for the include URL. */
+/** The component include the component examples name: this repository's templates/deploy.yml at a release. */
+export const PUBLISHED_COMPONENT = /component: \$CI_SERVER_FQDN\/gestalt-deploy\/gestalt-deploy\/deploy@(\S+)/g;
+
+/**
+ * A project whose .gitlab-ci.yml is the example, unchanged but for the include URL; an example that includes the
+ * component keeps its include and gets the component seeded in gitlab-ci-local's cache (run it with fetchIncludes: false).
+ */
 export async function makeExampleRepo(opts: ExampleRepoOptions): Promise<string> {
   const original = await readFile(join(REPO_ROOT, 'examples', opts.example, '.gitlab-ci.yml'), 'utf8');
   const includes = original.match(PUBLISHED_TEMPLATE_URL) ?? [];
-  if (includes.length !== 1) throw new Error(`examples/${opts.example}/.gitlab-ci.yml includes the published template ${includes.length} times; expected once`);
+  const components = [...original.matchAll(PUBLISHED_COMPONENT)];
+  if (includes.length + components.length !== 1) {
+    throw new Error(`examples/${opts.example}/.gitlab-ci.yml includes the published template or component ${includes.length + components.length} times; expected once`);
+  }
   const dir = await makeRepo({
     files: { '.gitlab-ci.yml': original.replace(PUBLISHED_TEMPLATE_URL, opts.templateUrl), 'build.sh': BUILD_SH, ...opts.files },
     projectPath: opts.projectPath ?? `acme/${opts.example}`,
     ...(opts.branch ? { branch: opts.branch } : {}),
   });
   await setProjectVariables(dir, opts.variables);
+  if (components[0]) await seedComponent(dir, components[0][1] as string);
   return dir;
 }
 
