@@ -4,6 +4,10 @@
 //
 //   node scripts/component.mjs           write templates/deploy.yml (npm run component)
 //   node scripts/component.mjs --check   exit 1 if templates/deploy.yml is not what this script would write
+//   node scripts/component.mjs --release VERSION
+//                                        the release job's check: as --check, and the component's image input
+//                                        defaults to the runner image tagged VERSION (the component of a release
+//                                        runs that release's image)
 //
 // GitLab reads a component from `templates/<name>.yml` in the project's repository at the included version, so the
 // component has to be a committed file; test/template/component.test.ts fails when it drifts from the template.
@@ -12,6 +16,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseAllDocuments } from 'yaml';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
 export const TEMPLATE_PATH = resolve(root, 'templates/deploy.gitlab-ci.yml');
@@ -58,13 +63,25 @@ export function componentText(template) {
   return `${out.map((p) => p.join('\n')).join('\n#\n')}\n${body}`;
 }
 
+/** The default of the component's `image` input. */
+export function imageDefault(text) {
+  const header = parseAllDocuments(text)[0]?.toJS();
+  return header?.spec?.inputs?.image?.default;
+}
+
 async function cli(argv) {
-  const check = argv.includes('--check');
+  const release = argv.includes('--release') ? argv[argv.indexOf('--release') + 1] : undefined;
+  if (argv.includes('--release') && !release) throw new Error('usage: component.mjs --release VERSION');
   const expected = componentText(await readFile(TEMPLATE_PATH, 'utf8'));
-  if (check) {
+  if (argv.includes('--check') || release) {
     const actual = await readFile(COMPONENT_PATH, 'utf8').catch(() => '');
     if (actual !== expected) {
       console.error('component: templates/deploy.yml differs from what templates/deploy.gitlab-ci.yml gives; run `npm run component`.');
+      return 1;
+    }
+    const image = imageDefault(actual);
+    if (release && !String(image).endsWith(`:${release}`)) {
+      console.error(`component: templates/deploy.yml runs image ${image}, not the image of release ${release}; set the image input's default (and package.json's version) to ${release}.`);
       return 1;
     }
     return 0;

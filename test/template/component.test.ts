@@ -4,7 +4,7 @@
 // host, which tests do not have) and the same project at the current commit (`@$CI_COMMIT_SHA`, read from the checkout).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +48,7 @@ describe('templates/deploy.yml is generated from templates/deploy.gitlab-ci.yml'
     await mkdir(join(copy, 'scripts'));
     await cp(join(REPO_ROOT, 'scripts/component.mjs'), join(copy, 'scripts/component.mjs'));
     await cp(join(REPO_ROOT, 'templates'), join(copy, 'templates'), { recursive: true });
+    await symlink(join(REPO_ROOT, 'node_modules'), join(copy, 'node_modules'));
     const template = join(copy, 'templates/deploy.gitlab-ci.yml');
     await writeFile(template, (await readFile(template, 'utf8')).replace('default: deploy\n', 'default: ship\n'));
 
@@ -57,6 +58,13 @@ describe('templates/deploy.yml is generated from templates/deploy.gitlab-ci.yml'
     expect(componentScript([], copy).status).toBe(0);
     expect(componentScript(['--check'], copy).status).toBe(0);
     expect(await readFile(join(copy, 'templates/deploy.yml'), 'utf8')).toContain('default: ship\n');
+  });
+
+  it('--release VERSION (the release job) also insists that the component runs the image of that release', () => {
+    expect(componentScript(['--release', version]).status).toBe(0);
+    const other = componentScript(['--release', '99.0.0']);
+    expect(other.status).toBe(1);
+    expect(other.stderr).toContain(`templates/deploy.yml runs image registry.gitlab.com/gestalt-deploy/gestalt-deploy:${version}, not the image of release 99.0.0`);
   });
 
   it('differs from the template only in its leading comment: the same inputs, checks and jobs', async () => {
