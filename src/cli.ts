@@ -1,3 +1,4 @@
+import { debugEnabled } from './config/env.js';
 import { redactor } from './log/redact.js';
 import { main } from './main.js';
 
@@ -7,5 +8,14 @@ process.on('warning', (w) => {
   if (w.name !== 'NodeVersionSupportWarning' && !/NodeVersionSupport|support for Node\.js/i.test(w.message)) process.stderr.write(redactor.redact(`${w.name}: ${w.message}\n`));
 });
 
-const code = await main(process.argv.slice(2), process.env, process.cwd());
-process.exitCode = code;
+// With debug on, stack traces name src/… files and lines through the source map next to the bundle (when it is
+// there). Node only maps modules loaded after source maps are switched on, so the bundle loads itself once more;
+// the `?source-maps` copy runs the command.
+const SOURCE_MAPS = 'source-maps';
+const debug = process.argv.includes('--debug') || debugEnabled(process.env);
+if (debug && new URL(import.meta.url).search !== `?${SOURCE_MAPS}` && typeof process.setSourceMapsEnabled === 'function') {
+  process.setSourceMapsEnabled(true);
+  await import(`${import.meta.url}?${SOURCE_MAPS}`);
+} else {
+  process.exitCode = await main(process.argv.slice(2), process.env, process.cwd());
+}
