@@ -2,6 +2,7 @@ import { debugEnabled, loadConfig, readConfig } from './config/env.js';
 import type { Command } from './config/types.js';
 import { ConfigError, EXIT, RemoteError, errorMessage, type ExitCode } from './errors.js';
 import { createLogger, type Logger } from './log/logger.js';
+import { CancelledError } from './net/cancel.js';
 import { runDeploy } from './run/deploy.js';
 import { runDoctor } from './run/doctor.js';
 import { runPlan } from './run/plan.js';
@@ -72,6 +73,10 @@ function reportFailure(err: unknown, log: Logger): ExitCode {
     log.error(`configuration error (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}); nothing was changed:`);
     for (const p of err.problems) log.info(`  - ${p.variable}: ${p.message}`);
     return EXIT.config;
+  }
+  if (err instanceof CancelledError) {
+    log.warn(`Cancelled by ${err.signal} before any change was started.`);
+    return err.signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
   }
   if (err instanceof RemoteError) {
     log.error(err.message);

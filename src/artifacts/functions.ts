@@ -1,29 +1,16 @@
 import { basename, extname } from 'node:path';
 import type { Problem } from '../errors.js';
-import type { Config, FunctionSettings, JobContext } from '../config/types.js';
+import type { FunctionInputs, FunctionSettings, FunctionSource, GestaltSettings, JobContext } from '../config/types.js';
 import { mapLimit } from '../net/pool.js';
 import { hashFile, matchFiles } from './files.js';
 
-/** Where a group of packages comes from: LAMBDA_ARTIFACTS, or one entry of the functions file. */
-export interface FunctionSource {
-  source: string; // for messages: 'LAMBDA_ARTIFACTS' or 'gestalt-deploy.yml:12'
-  patterns: string[];
-  overrides: Partial<FunctionSettings> & { name?: string };
-}
-
-export interface FunctionSpec {
+/** One package as it will be deployed: its settings resolved (runtime required, handler rendered). */
+export interface FunctionSpec extends Omit<FunctionSettings, 'runtime'> {
   name: string;
   file: string; // package file name
   relPath: string;
   absPath: string;
   runtime: string;
-  handler: string;
-  memory: number;
-  cpus: number;
-  timeout: number;
-  methods: string[];
-  public: boolean;
-  env: Record<string, string>;
   source: string;
 }
 
@@ -49,7 +36,7 @@ export function renderName(template: string, job: JobContext, file: string): str
  * first (the functions file is listed before LAMBDA_ARTIFACTS); two packages with one function name
  * are a problem because the second deploy would silently replace the first.
  */
-export async function resolveFunctions(config: Config, sources: FunctionSource[]): Promise<{ functions: FunctionSpec[]; problems: Problem[] }> {
+export async function resolveFunctions(config: FunctionInputs, sources: FunctionSource[]): Promise<{ functions: FunctionSpec[]; problems: Problem[] }> {
   const problems: Problem[] = [];
   const byPath = new Map<string, FunctionSpec>();
   for (const src of sources) {
@@ -76,6 +63,7 @@ export async function resolveFunctions(config: Config, sources: FunctionSource[]
         methods: settings.methods,
         public: settings.public,
         env: settings.env,
+        ...gestaltSettings(settings),
         source: src.source,
       });
     }
@@ -94,6 +82,12 @@ export async function resolveFunctions(config: Config, sources: FunctionSource[]
 
 export async function hashFunctions(functions: FunctionSpec[], limit: number): Promise<PackagedFunction[]> {
   return mapLimit(functions, limit, async (fn) => ({ ...fn, ...(await hashFile(fn.absPath)) }));
+}
+
+/** The meta-only settings that are set, so a spec without them looks exactly as before. */
+function gestaltSettings(s: GestaltSettings): GestaltSettings {
+  const { secrets, schedule, headers, preWarm, isolate, endpoint } = s;
+  return definedOnly({ secrets, schedule, headers, preWarm, isolate, endpoint });
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

@@ -5,6 +5,9 @@ import type { Problem } from '../errors.js';
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 export const FQON_RE = /^[-a-zA-Z0-9]+(\.[-a-zA-Z0-9]+)*$/;
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
+export const TRUE_WORDS = ['true', '1', 'yes', 'on'];
+export const FALSE_WORDS = ['false', '0', 'no', 'off'];
 export const ROLE_ARN_RE = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 
 export class Checker {
@@ -54,8 +57,8 @@ export class Checker {
   bool(name: string, fallback: boolean): boolean {
     const raw = this.get(name)?.toLowerCase();
     if (raw === undefined) return fallback;
-    if (['true', '1', 'yes', 'on'].includes(raw)) return true;
-    if (['false', '0', 'no', 'off'].includes(raw)) return false;
+    if (TRUE_WORDS.includes(raw)) return true;
+    if (FALSE_WORDS.includes(raw)) return false;
     this.problem(name, `'${this.get(name)}' is not a boolean; use true or false.`);
     return fallback;
   }
@@ -88,6 +91,10 @@ export class Checker {
     }
     return value.toLowerCase();
   }
+}
+
+export function isHttpMethod(m: string): boolean {
+  return (HTTP_METHODS as readonly string[]).includes(m);
 }
 
 /** Splits a space- or newline-separated list, as the original script's `for lambda in $LAMBDA_ARTIFACTS` did. */

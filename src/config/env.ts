@@ -1,9 +1,10 @@
+import { basicAuthValue } from '../net/auth.js';
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, type Problem } from '../errors.js';
 import { redactor } from '../log/redact.js';
 import { DEFAULT_RETRY } from '../net/retry.js';
-import { Checker, FQON_RE, ROLE_ARN_RE, splitList } from './checks.js';
+import { Checker, FQON_RE, HTTP_METHODS, isHttpMethod, ROLE_ARN_RE, splitList, TRUE_WORDS } from './checks.js';
 import type { AwsSettings, BasicAuth, Command, Config, JobContext, PackageAccess, StorageSettings, TargetSettings } from './types.js';
 
 export const DEFAULT_NAME_TEMPLATE = '{project}/{ref}/{file}';
@@ -101,7 +102,7 @@ export function readConfig(command: Command, env: Record<string, string | undefi
 
 /** GESTALT_DEBUG, or GitLab's CI_DEBUG_TRACE; read before the rest so configuration errors can be debugged too. */
 export function debugEnabled(env: Record<string, string | undefined>): boolean {
-  return ['true', '1', 'yes', 'on'].includes((env.GESTALT_DEBUG ?? '').trim().toLowerCase()) || env.CI_DEBUG_TRACE === 'true';
+  return TRUE_WORDS.includes((env.GESTALT_DEBUG ?? '').trim().toLowerCase()) || env.CI_DEBUG_TRACE === 'true';
 }
 
 function registerSecrets(env: Record<string, string | undefined>): void {
@@ -112,7 +113,7 @@ function registerSecrets(env: Record<string, string | undefined>): void {
   }
   const key = env.GF_API_KEY?.trim();
   const secret = env.GF_API_SECRET?.trim();
-  if (key && secret) redactor.add(Buffer.from(`${key}:${secret}`).toString('base64'));
+  if (key && secret) redactor.add(basicAuthValue(key, secret).slice('Basic '.length));
 }
 
 function readJob(c: Checker, command: Command, cwd: string): JobContext {
@@ -248,8 +249,7 @@ function readMethods(c: Checker): string[] {
   const raw = c.get('LAMBDA_METHODS');
   if (raw === undefined) return ['GET', 'POST'];
   const methods = raw.split(/[\s,]+/).filter(Boolean).map((m) => m.toUpperCase());
-  const allowed = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
-  for (const m of methods) if (!allowed.includes(m)) c.problem('LAMBDA_METHODS', `'${m}' is not an HTTP method; use ${allowed.join(', ')}.`);
+  for (const m of methods) if (!isHttpMethod(m)) c.problem('LAMBDA_METHODS', `'${m}' is not an HTTP method; use ${HTTP_METHODS.join(', ')}.`);
   return methods;
 }
 

@@ -1,5 +1,4 @@
-import type { FunctionSource } from '../artifacts/functions.js';
-import type { Config } from './types.js';
+import type { Config, FunctionSource } from './types.js';
 import { readFunctionsFile } from './functions-file.js';
 import { ConfigError } from '../errors.js';
 
@@ -7,7 +6,7 @@ import { ConfigError } from '../errors.js';
 export async function functionSources(config: Config, env: Record<string, string | undefined>): Promise<FunctionSource[]> {
   const sources: FunctionSource[] = [];
   if (config.functionsFile) {
-    const parsed = await readFunctionsFile(config.functionsFile, env);
+    const parsed = await readFunctionsFile(config.functionsFile, env, { mode: config.target.mode });
     if (parsed.problems.length > 0) throw new ConfigError(parsed.problems);
     sources.push(...parsed.sources);
   }

@@ -20,7 +20,7 @@ export interface JobContext {
 }
 
 /** Per-function settings; LAMBDA_* give the defaults, the functions file overrides per function. */
-export interface FunctionSettings {
+export interface FunctionSettings extends GestaltSettings {
   runtime?: string;
   handler: string; // may hold {file}
   memory: number;
@@ -29,6 +29,53 @@ export interface FunctionSettings {
   methods: string[];
   public: boolean;
   env: Record<string, string>;
+}
+
+/** Settings only the functions file can give (meta mode): they map onto Gestalt lambda and endpoint properties. */
+export interface GestaltSettings {
+  secrets?: SecretMountSetting[];
+  schedule?: ScheduleSetting;
+  headers?: Record<string, string>;
+  preWarm?: number;
+  isolate?: boolean;
+  endpoint?: EndpointSettings;
+}
+
+/** A Gestalt Secret of the environment, by name or id, mounted into the lambda. */
+export interface SecretMountSetting {
+  /** file:line of the entry, for problems found later against Meta. */
+  source: string;
+  name?: string;
+  id?: string;
+  mount: 'env' | 'file' | 'directory';
+  /** The variable name (env) or the mount path (file, directory). */
+  path: string;
+  /** The secret's item; every item is mounted for a directory. */
+  key?: string;
+}
+
+/** Gestalt's periodic invocation: an ISO-8601 repeating interval in a time zone, with the event it sends. */
+export interface ScheduleSetting {
+  interval: string;
+  timezone: string;
+  event: string;
+  data: unknown;
+}
+
+/** Endpoint options besides methods (which stay in FunctionSettings.methods). Unset means Meta's default. */
+export interface EndpointSettings {
+  synchronous?: boolean;
+  isHttpAware?: boolean;
+  hosts?: string[];
+  rateLimitPerMinute?: number;
+  gestaltSecurity?: boolean;
+}
+
+/** Where a group of packages comes from: LAMBDA_ARTIFACTS, or one entry of the functions file. */
+export interface FunctionSource {
+  source: string; // for messages: 'LAMBDA_ARTIFACTS' or 'gestalt-deploy.yml:12'
+  patterns: string[];
+  overrides: Partial<FunctionSettings> & { name?: string };
 }
 
 export interface BasicAuth {
@@ -105,3 +152,6 @@ export interface Config {
   http: { timeoutMs: number; retry: RetryPolicy };
   outputDir: string;
 }
+
+/** What turning sources into functions reads: the job (names, project dir), the defaults and the name template. */
+export type FunctionInputs = Pick<Config, 'job' | 'defaults' | 'nameTemplate'>;

@@ -1,3 +1,4 @@
+import { awsErrorName, type SdkErrorShape } from '../net/aws-errors.js';
 import type { Verdict } from '../net/retry.js';
 
 // Which STS failures are worth another try. Everything not listed here is permanent: a bad audience
@@ -18,17 +19,6 @@ const TRANSIENT_NAMES = new Set([
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'TimeoutError']);
 
-interface SdkErrorShape {
-  name?: string;
-  code?: string;
-  message?: string;
-  $metadata?: { httpStatusCode?: number };
-}
-
-export function awsErrorName(err: unknown): string {
-  const e = err as SdkErrorShape;
-  return e?.name ?? e?.code ?? 'Error';
-}
 
 export function isVerificationKeyError(err: unknown): boolean {
   return /verification key/i.test((err as SdkErrorShape)?.message ?? '');

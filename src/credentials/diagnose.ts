@@ -1,6 +1,7 @@
 import type { AwsSettings } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import { awsErrorName, isVerificationKeyError } from './classify.js';
+import { awsErrorName } from '../net/aws-errors.js';
+import { isVerificationKeyError } from './classify.js';
 
 // Turns "Not authorized to perform sts:AssumeRoleWithWebIdentity" into what to change: the token's
 // claims (decoded, never verified, never printed whole) next to the trust-policy condition that would

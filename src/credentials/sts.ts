@@ -5,7 +5,8 @@ import { RemoteError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { redactor } from '../log/redact.js';
 import { withRetry, type RetryPolicy } from '../net/retry.js';
-import { awsErrorName, classifyAwsError } from './classify.js';
+import { awsErrorName } from '../net/aws-errors.js';
+import { classifyAwsError } from './classify.js';
 import { explainStsFailure } from './diagnose.js';
 
 export interface Issued {

@@ -47,10 +47,3 @@ export function createLogger(options: LoggerOptions): Logger {
     },
   };
 }
-
-/** Formats rows as an aligned plain-text table (the end-of-job summary and `plan`). */
-export function formatTable(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
-  return [fmt(header), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)].join('\n');
-}

@@ -12,6 +12,8 @@ export interface FunctionReport {
   url?: string;
   id?: string;
   changed?: string[];
+  /** Each changed setting with its current and new value (plan and deploy). */
+  changes?: { field: string; from: string; to: string }[];
   error?: string;
 }
 
@@ -19,11 +21,13 @@ export interface RunReport {
   tool: 'gestalt-deploy';
   version: string;
   command: 'deploy' | 'stop' | 'plan';
-  status: 'success' | 'partial' | 'failed' | 'nothing-to-do';
+  status: 'success' | 'partial' | 'failed' | 'nothing-to-do' | 'cancelled';
   mode: 'gateway' | 'meta';
   environment: string;
   environmentUrl?: string;
   record?: string;
+  /** false when the record write failed: the report still lists what exists. */
+  recordWritten?: boolean;
   project: string;
   ref: string;
   sha: string;

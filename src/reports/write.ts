@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { formatTable } from '../log/logger.js';
+import { formatBytes, formatTable } from '../log/format.js';
 import { redactor } from '../log/redact.js';
 import type { RunReport } from './types.js';
 
@@ -61,10 +61,4 @@ export function summaryTable(report: RunReport): string {
   ]);
   const last = report.command === 'stop' ? 'result' : 'url / error';
   return formatTable(['function', 'action', 'endpoint', 'package', last], rows);
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }

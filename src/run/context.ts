@@ -7,7 +7,13 @@ import { RecordStore } from '../record/store.js';
 import { createS3Client } from '../storage/client.js';
 import { PackageStore } from '../storage/packages.js';
 import { createTarget } from '../gestalt/create.js';
-import type { GestaltTarget } from '../gestalt/types.js';
+import type { GestaltTarget, Placement } from '../gestalt/types.js';
+import type { RunReport } from '../reports/types.js';
+import type { RecordHeader } from '../record/journal.js';
+import type { RecordVersion } from '../record/store.js';
+import { ConfigError, EXIT, type ExitCode } from '../errors.js';
+import { cancellation } from '../net/cancel.js';
+import { collectFunctions } from './functions.js';
 
 /** Everything a command talks to, built once after configuration has been validated; `timings` gets the credentials phase. */
 export interface RunContext {
@@ -30,8 +36,8 @@ export async function openContext(config: Config, log: Logger, timings: Record<s
     identity,
     s3,
     packages: new PackageStore(s3, config.storage, config.aws),
-    records: new RecordStore(s3, config.storage),
-    target: createTarget(config, http, log),
+    records: new RecordStore(s3, config.storage, { environment: config.job.environment, projectPath: config.job.projectPath, mode: config.target.mode }),
+    target: createTarget(config.target, config.job, config.http.retry, http, log),
   };
 }
 
@@ -42,4 +48,65 @@ export async function timed<T>(timings: Record<string, number>, phase: string, b
   } finally {
     timings[phase] = Math.round((timings[phase] ?? 0) + performance.now() - started);
   }
+}
+
+/**
+ * What deploy and plan both start from: the packages (local checks first), then the context, and the
+ * environment's record read beside the Gestalt lookups.
+ */
+export async function openDeployment(config: Config, env: Record<string, string | undefined>, log: Logger, report: RunReport, purpose: 'deploy' | 'plan') {
+  const timings = report.timingsMs;
+  const functions = await timed(timings, 'artifacts', () => collectFunctions(config, env, log));
+  const ctx = await openContext(config, log, timings);
+  report.record = ctx.records.uri(config.job.environment);
+  const placement: Placement = { api: config.api as string, environmentId: config.environmentId as string };
+  const [version, session] = await timed(timings, 'lookup', () =>
+    log.section('lookup', `Gestalt: ${ctx.target.label}`, async () => {
+      const opened = await Promise.all([readRecord(ctx), ctx.target.open(placement, purpose)]);
+      // Before any write: what only Gestalt can tell about the functions' settings (meta: their secrets).
+      await opened[1].preflight?.(functions);
+      return opened;
+    }),
+  );
+  return { functions, ctx, version, session };
+}
+
+/**
+ * The environment's record, validated, and checked against the job: a record for another Gestalt environment
+ * than LAMBDA_ENVIRONMENT_ID names is a configuration error, never silently preferred.
+ */
+export async function readRecord(ctx: RunContext): Promise<RecordVersion> {
+  const { config, records } = ctx;
+  const version = await records.readVersion(config.job.environment);
+  const recordedEnv = version.record?.environmentId;
+  if (recordedEnv && config.environmentId && recordedEnv !== config.environmentId) {
+    throw new ConfigError([{ variable: 'LAMBDA_ENVIRONMENT_ID', message: `is ${config.environmentId}, but the deployment record ${records.uri(config.job.environment)} says environment '${config.job.environment}' was deployed to ${recordedEnv}; set LAMBDA_ENVIRONMENT_ID to the environment the record names, or stop the old deployment first.` }]);
+  }
+  return version;
+}
+
+/** The header a run stamps on the record it writes. */
+export function recordHeader(config: Config): RecordHeader {
+  const { job } = config;
+  return {
+    environment: job.environment,
+    mode: config.target.mode,
+    project: { name: job.projectName, path: job.projectPath, id: job.projectId },
+    ref: job.ref,
+    sha: job.sha,
+    pipelineId: job.pipelineId,
+    jobUrl: job.jobUrl,
+    updatedAt: new Date().toISOString(),
+    api: config.api,
+    environmentId: config.environmentId,
+    org: config.target.mode === 'meta' ? config.target.org : undefined,
+  };
+}
+
+/** A cancelled run that got to write its record and reports: the shell's code for the signal. */
+export function cancelledExit(report: RunReport, log: Logger): ExitCode {
+  const signal = cancellation.signal ?? 'SIGTERM';
+  report.status = 'cancelled';
+  log.warn(`Cancelled by ${signal}: no further changes were started; the record and reports describe what was done.`);
+  return signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
 }

@@ -1,107 +1,149 @@
 import type { PackagedFunction } from '../artifacts/functions.js';
 import type { Config } from '../config/types.js';
 import { EXIT, errorMessage, type ExitCode } from '../errors.js';
+import { NothingCreated, type Claim, type DeployResult, type GestaltSession } from '../gestalt/types.js';
+import { formatBytes } from '../log/format.js';
 import type { Logger } from '../log/logger.js';
+import { cancellation } from '../net/cancel.js';
 import { mapLimit } from '../net/pool.js';
-import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
+import { RunJournal } from '../record/journal.js';
+import type { RecordedFunction } from '../record/types.js';
 import type { FunctionReport } from '../reports/types.js';
-import { formatBytes, summaryTable, writeReports } from '../reports/write.js';
 import { packageKey } from '../storage/packages.js';
-import type { DeployResult } from '../gestalt/types.js';
-import { openContext, timed, type RunContext } from './context.js';
-import { collectFunctions } from './functions.js';
-import { finishReport, startReport } from './report.js';
+import { cancelledExit, openDeployment, recordHeader, timed, type RunContext } from './context.js';
+import { withReport } from './report.js';
 
 interface Staged {
   fn: PackagedFunction;
   key: string;
+  claim: Claim;
+  previous?: RecordedFunction;
   url?: string;
   bytesUploaded: number;
   upload: 'uploaded' | 'skipped';
+  /** Set once a Gestalt write for it may have started: from then on only its outcome goes in the record. */
+  touched?: boolean;
+  /** The deploy failed and provably created nothing. */
+  nothingCreated?: boolean;
   error?: string;
   result?: DeployResult;
 }
 
 export async function runDeploy(config: Config, env: Record<string, string | undefined>, log: Logger): Promise<ExitCode> {
-  const report = startReport(config, 'deploy');
-  const timings = report.timingsMs;
-  const functions = await timed(timings, 'artifacts', () => collectFunctions(config, env, log));
-  try {
-    const ctx = await openContext(config, log, timings);
-    report.record = ctx.records.uri(config.job.environment);
-    const placement = { api: config.api as string, environmentId: config.environmentId as string };
-    const previous = await timed(timings, 'lookup', () =>
-      log.section('lookup', `Gestalt: ${ctx.target.label}`, async () => {
-        const [record] = await Promise.all([ctx.records.read(config.job.environment), ctx.target.prepare(placement, 'deploy')]);
-        return record;
-      }),
-    );
-    const staged = await timed(timings, 'upload', () => log.section('upload', `Upload to s3://${config.storage.bucket}/${config.storage.prefix}/packages/`, () => upload(ctx, functions)));
-    await timed(timings, 'deploy', () => log.section('deploy', `Deploy ${functions.length} function(s)`, () => deployAll(ctx, staged, previous)));
-    await timed(timings, 'record', () => writeRecord(ctx, staged, previous));
-    report.functions = staged.map(toReport);
-  } catch (err) {
-    report.errors.push(errorMessage(err));
-    throw err;
-  } finally {
-    finishReport(report);
-    await writeReports(config.outputDir, report);
-    if (report.functions.length > 0) log.info(`\n${summaryTable(report)}`);
-    if (report.environmentUrl) log.info(`\nEnvironment URL: ${report.environmentUrl}`);
-  }
-  return report.totals.failed > 0 ? EXIT.remote : EXIT.ok;
+  return withReport(config, 'deploy', log, async (report) => {
+    const timings = report.timingsMs;
+    const { functions, ctx, version, session } = await openDeployment(config, env, log, report, 'deploy');
+    const previous = version.record;
+    const staged: Staged[] = functions.map((fn) => ({
+      fn,
+      key: packageKey(config.storage, fn.sha256, fn.file),
+      claim: session.claim(fn),
+      previous: previous?.functions.find((f) => f.name === fn.name && f.state === 'deployed'),
+      bytesUploaded: 0,
+      upload: 'skipped',
+    }));
+    const journal = new RunJournal(ctx.records, recordHeader(config), version, (id) => session.mayExist(id));
+    try {
+      for (const s of staged) if (s.claim.refused) s.error = `Refused to deploy '${s.fn.name}': ${s.claim.refused}.`;
+      cancellation.throwIfRequested();
+      // Before anything is created: the record names every function this run may create, with its ids.
+      await timed(timings, 'record', () => journal.begin(staged.filter((s) => !s.error).map((s) => entry(s, 'pending'))));
+      await timed(timings, 'upload', () => log.section('upload', `Upload to s3://${config.storage.bucket}/${config.storage.prefix}/packages/`, () => upload(ctx, staged)));
+      await timed(timings, 'deploy', () => log.section('deploy', `Deploy ${functions.length} function(s)`, () => deployAll(ctx, session, staged, journal)));
+    } finally {
+      // Functions that never reached Gestalt: what the record said before stays true.
+      for (const s of staged) {
+        if (s.touched || s.claim.refused) continue;
+        if (s.previous) journal.settle(s.previous);
+        else journal.forget(entry(s, 'pending'));
+      }
+      report.functions = staged.map(toReport);
+      await timed(timings, 'record', async () => {
+        try {
+          await journal.end();
+          log.info(`Deployment record: ${ctx.records.uri(config.job.environment)}`);
+        } catch (err) {
+          report.recordWritten = false;
+          report.errors.push(errorMessage(err));
+          log.error(errorMessage(err));
+        }
+      });
+    }
+    if (cancellation.signal) return cancelledExit(report, log);
+    return report.functions.some((f) => f.error) || report.recordWritten === false ? EXIT.remote : EXIT.ok;
+  });
 }
 
-async function upload(ctx: RunContext, functions: PackagedFunction[]): Promise<Staged[]> {
+async function upload(ctx: RunContext, staged: Staged[]): Promise<void> {
   const { packages, config, log, identity } = ctx;
   const signedUntil = Date.now() + config.storage.presignSeconds * 1000;
   if (config.storage.access === 'presigned' && identity.expiration && identity.expiration.getTime() < signedUntil) {
     // A URL signed with temporary credentials dies with them, whatever X-Amz-Expires says.
     log.warn(`presigned package URLs stop working when these temporary credentials expire (${identity.expiration.toISOString()}); Gestalt must fetch the packages before then, or use GESTALT_PACKAGE_ACCESS=private with a bucket policy.`);
   }
-  return mapLimit(functions, config.concurrency, async (fn): Promise<Staged> => {
-    const key = packageKey(config.storage, fn.sha256, fn.file);
-    try {
-      const state = await packages.state(key, fn.size);
-      if (state === 'absent') {
-        await packages.upload(key, fn.absPath, fn.sha256);
-        log.info(`  uploaded ${fn.relPath} (${formatBytes(fn.size)}) → ${key}`);
-      } else {
-        if (config.storage.access === 'public') await packages.makePublic(key);
-        log.info(`  unchanged ${fn.relPath}: ${key} already present, not uploaded`);
+  await mapLimit(
+    staged.filter((s) => !s.error),
+    config.concurrency,
+    async (s) => {
+      const { fn, key } = s;
+      try {
+        const state = await packages.state(key, fn.size);
+        cancellation.throwIfRequested();
+        if (state === 'absent') {
+          await packages.upload(key, fn.absPath, fn.sha256);
+          s.upload = 'uploaded';
+          s.bytesUploaded = fn.size;
+          log.info(`  uploaded ${fn.relPath} (${formatBytes(fn.size)}) → ${key}`);
+        } else {
+          if (config.storage.access === 'public') await packages.makePublic(key);
+          log.info(`  unchanged ${fn.relPath}: ${key} already present, not uploaded`);
+        }
+        s.url = await packages.url(key);
+      } catch (err) {
+        s.error = errorMessage(err);
+        log.error(s.error);
       }
-      return { fn, key, url: await packages.url(key), bytesUploaded: state === 'absent' ? fn.size : 0, upload: state === 'absent' ? 'uploaded' : 'skipped' };
-    } catch (err) {
-      log.error(errorMessage(err));
-      return { fn, key, bytesUploaded: 0, upload: 'skipped', error: errorMessage(err) };
-    }
-  });
+    },
+    { shouldStop: () => cancellation.signal !== undefined, skipped: (s) => void (s.error = cancelledText()) },
+  );
 }
 
-async function deployAll(ctx: RunContext, staged: Staged[], previous: DeploymentRecord | undefined): Promise<void> {
-  const { target, config, log } = ctx;
-  await mapLimit(staged, config.concurrency, async (s) => {
-    if (s.error || !s.url) return;
-    try {
-      s.result = await target.deploy({ fn: s.fn, packageKey: s.key, packageUrl: s.url, previous: previous?.functions.find((f) => f.name === s.fn.name) });
-      log.info(`  ${s.fn.name}: ${s.result.action}${s.result.changed?.length ? ` (${s.result.changed.join(', ')})` : ''}, endpoint ${s.result.endpoint}${s.result.url ? ` → ${s.result.url}` : ''}`);
-    } catch (err) {
-      s.error = errorMessage(err);
-      log.error(s.error);
-    }
-  });
+async function deployAll(ctx: RunContext, session: GestaltSession, staged: Staged[], journal: RunJournal): Promise<void> {
+  const { config, log } = ctx;
+  await mapLimit(
+    staged.filter((s) => !s.error && s.url),
+    config.concurrency,
+    async (s) => {
+      s.touched = true;
+      try {
+        s.result = await session.deploy({ fn: s.fn, packageKey: s.key, packageUrl: s.url as string, previous: s.previous, claim: s.claim });
+        log.info(`  ${s.fn.name}: ${s.result.action}${s.result.changed?.length ? ` (${s.result.changed.join(', ')})` : ''}, endpoint ${s.result.endpoint}${s.result.url ? ` → ${s.result.url}` : ''}`);
+        for (const c of s.result.changes ?? []) log.info(`    ${c.field}: ${c.from} → ${c.to}`);
+        journal.settle(entry(s, 'deployed'));
+      } catch (err) {
+        s.error = errorMessage(err);
+        log.error(s.error);
+        if (err instanceof NothingCreated) {
+          s.nothingCreated = true;
+          // Provably nothing new in Gestalt: the record says what it said before.
+          if (s.previous) journal.settle(s.previous);
+          else journal.forget(entry(s, 'pending'));
+        } else {
+          // It may exist partly (a lambda without its endpoint, or a create still landing): keep its ids.
+          journal.settle({ ...entry(s, 'failed'), error: s.error });
+        }
+      }
+    },
+    { shouldStop: () => cancellation.signal !== undefined, skipped: (s) => void (s.error = cancelledText()) },
+  );
 }
 
-/**
- * The record keeps what earlier deploys of this environment left (so stop removes them too) and
- * replaces the entries of functions deployed now. Nothing is written when nothing deployed.
- */
-async function writeRecord(ctx: RunContext, staged: Staged[], previous: DeploymentRecord | undefined): Promise<void> {
-  const { config, records, log } = ctx;
-  const now = new Date().toISOString();
-  const deployed = staged.filter((s) => s.result && !s.error);
-  if (deployed.length === 0) return;
-  const fresh: RecordedFunction[] = deployed.map((s) => ({
+function cancelledText(): string {
+  return `not started: the job was cancelled (${cancellation.signal})`;
+}
+
+function entry(s: Staged, state: RecordedFunction['state']): RecordedFunction {
+  return {
     name: s.fn.name,
     file: s.fn.file,
     runtime: s.fn.runtime,
@@ -109,28 +151,11 @@ async function writeRecord(ctx: RunContext, staged: Staged[], previous: Deployme
     packageKey: s.key,
     sha256: s.fn.sha256,
     url: s.result?.url,
-    id: s.result?.id,
-    endpointIds: s.result?.endpointIds,
-    deployedAt: now,
-  }));
-  const kept = (previous?.functions ?? []).filter((f) => !fresh.some((n) => n.name === f.name));
-  const record: DeploymentRecord = {
-    schema: 1,
-    environment: config.job.environment,
-    mode: config.target.mode,
-    project: { name: config.job.projectName, path: config.job.projectPath, id: config.job.projectId },
-    ref: config.job.ref,
-    sha: config.job.sha,
-    pipelineId: config.job.pipelineId,
-    jobUrl: config.job.jobUrl,
-    updatedAt: now,
-    api: config.api,
-    environmentId: config.environmentId,
-    org: config.target.mode === 'meta' ? config.target.org : undefined,
-    functions: [...kept, ...fresh].sort((a, b) => a.name.localeCompare(b.name)),
+    id: s.result?.id ?? s.claim.id,
+    endpointIds: s.result?.endpointIds ?? s.claim.endpointIds,
+    deployedAt: new Date().toISOString(),
+    state,
   };
-  await records.write(record);
-  log.info(`Deployment record: ${records.uri(config.job.environment)} (${record.functions.length} function(s))`);
 }
 
 function toReport(s: Staged): FunctionReport {
@@ -145,8 +170,9 @@ function toReport(s: Staged): FunctionReport {
     upload: s.upload,
     bytesUploaded: s.bytesUploaded,
     url: s.result?.url,
-    id: s.result?.id,
+    id: s.result?.id ?? (s.touched && !s.nothingCreated ? s.claim.id : undefined),
     changed: s.result?.changed,
+    changes: s.result?.changes,
     error: s.error,
   };
 }

@@ -65,7 +65,7 @@ export async function runDoctor(config: Config, problems: Problem[], log: Logger
     if (config.target.url) {
       const http = createHttpClient({ timeoutMs: Math.min(config.http.timeoutMs, 10_000), retry: { ...config.http.retry, attempts: 1 }, log });
       try {
-        check(true, `Gestalt: ${await createTarget(config, http, log).probe()}`);
+        check(true, `Gestalt: ${await createTarget(config.target, config.job, config.http.retry, http, log).probe()}`);
       } catch (err) {
         check(false, `Gestalt (${config.target.url}): ${errorMessage(err)}`);
       }

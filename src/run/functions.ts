@@ -3,7 +3,7 @@ import { functionSources } from '../config/sources.js';
 import type { Config } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { formatBytes } from '../reports/write.js';
+import { formatBytes } from '../log/format.js';
 
 /** Local only: expands, validates and hashes the packages, so a bad pattern fails before any remote call. */
 export async function collectFunctions(config: Config, env: Record<string, string | undefined>, log: Logger): Promise<PackagedFunction[]> {

@@ -1,7 +1,31 @@
 import type { Config } from '../config/types.js';
-import { VERSION } from '../version.js';
+import { errorMessage, type ExitCode } from '../errors.js';
+import { CancelledError } from '../net/cancel.js';
+import type { Logger } from '../log/logger.js';
 import type { RunReport } from '../reports/types.js';
-import { environmentUrl } from '../reports/write.js';
+import { environmentUrl, summaryTable, writeReports } from '../reports/write.js';
+import { VERSION } from '../version.js';
+
+/**
+ * The frame every command runs in: a report started before the body, the body's failure recorded in it,
+ * and the report finished, written and summarised whatever happened. A command is only its own body.
+ */
+export async function withReport(config: Config, command: RunReport['command'], log: Logger, body: (report: RunReport) => Promise<ExitCode>): Promise<ExitCode> {
+  const report = startReport(config, command);
+  try {
+    return await body(report);
+  } catch (err) {
+    report.errors.push(errorMessage(err));
+    if (err instanceof CancelledError) report.status = 'cancelled';
+    throw err;
+  } finally {
+    finishReport(report);
+    await writeReports(config.outputDir, report);
+    // plan prints its own table; deploy and stop end with the summary.
+    if (command !== 'plan' && report.functions.length > 0) log.info(`\n${summaryTable(report)}`);
+    if (report.environmentUrl) log.info(`\nEnvironment URL: ${report.environmentUrl}`);
+  }
+}
 
 export function startReport(config: Config, command: RunReport['command']): RunReport {
   return {
@@ -34,6 +58,6 @@ export function finishReport(report: RunReport): RunReport {
     bytesUploaded: report.functions.reduce((n, f) => n + (f.bytesUploaded ?? 0), 0),
   };
   if (report.command !== 'stop') report.environmentUrl = environmentUrl(report);
-  if (report.errors.length > 0 || failed > 0) report.status = failed > 0 && failed < report.functions.length ? 'partial' : 'failed';
+  if (report.status !== 'cancelled' && (report.errors.length > 0 || failed > 0)) report.status = failed > 0 && failed < report.functions.length ? 'partial' : 'failed';
   return report;
 }

@@ -1,10 +1,10 @@
 import { RemoteError } from '../errors.js';
-import { awsErrorName } from '../credentials/classify.js';
+import { awsErrorName, awsStatus } from '../net/aws-errors.js';
 
 /** One sentence for an S3 failure: the call, the object, and what to change. */
 export function s3Failure(call: string, uri: string, err: unknown): RemoteError {
   const name = awsErrorName(err);
-  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const status = awsStatus(err);
   let advice: string;
   switch (name) {
     case 'NoSuchBucket':
@@ -36,6 +36,6 @@ export function s3Failure(call: string, uri: string, err: unknown): RemoteError 
 
 export function isNotFound(err: unknown): boolean {
   const name = awsErrorName(err);
-  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const status = awsStatus(err);
   return name === 'NotFound' || name === 'NoSuchKey' || status === 404;
 }

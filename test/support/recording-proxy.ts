@@ -14,14 +14,32 @@ export interface RecordedRequest {
   query: string;
   accessKeyId?: string;
   securityToken?: string;
+  /** Conditional-write headers, as sent (S3 If-Match / If-None-Match). */
+  ifMatch?: string;
+  ifNoneMatch?: string;
   /** 0 until the target answers; 502 when the target could not be reached. */
   status: number;
+}
+
+/** An answer the proxy gives itself instead of forwarding (the target never sees the request). */
+export interface InterceptAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body: string;
 }
 
 export interface RecordingProxy {
   url: string;
   requests: RecordedRequest[];
+  /** When set and it returns an answer, the request is answered with it and not forwarded. */
+  intercept: ((req: RecordedRequest) => InterceptAnswer | undefined) | undefined;
   close(): Promise<void>;
+}
+
+/** An S3 error answer as S3 words it, e.g. s3ErrorAnswer(403, 'AccessDenied', 'Access Denied'). */
+export function s3ErrorAnswer(status: number, code: string, message: string): InterceptAnswer {
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>0000000000000000</RequestId></Error>`;
+  return { status, headers: { 'content-type': 'application/xml' }, body };
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {
@@ -43,6 +61,10 @@ function record(req: IncomingMessage): RecordedRequest {
   if (accessKeyId) entry.accessKeyId = accessKeyId;
   const token = headerValue(req.headers['x-amz-security-token']) ?? params.get('X-Amz-Security-Token') ?? undefined;
   if (token) entry.securityToken = token;
+  const ifMatch = headerValue(req.headers['if-match']);
+  if (ifMatch) entry.ifMatch = ifMatch;
+  const ifNoneMatch = headerValue(req.headers['if-none-match']);
+  if (ifNoneMatch) entry.ifNoneMatch = ifNoneMatch;
   return entry;
 }
 
@@ -51,10 +73,20 @@ export async function startRecordingProxy(targetUrl: string): Promise<RecordingP
   if (target.protocol !== 'http:') throw new Error(`recording proxy supports http targets only, got ${targetUrl}`);
   const requests: RecordedRequest[] = [];
   const agent = new Agent({ keepAlive: true });
+  const proxy: RecordingProxy = { url: '', requests, intercept: undefined, close: () => Promise.resolve() };
 
   function forward(req: IncomingMessage, res: ServerResponse): void {
     const entry = record(req);
     requests.push(entry);
+    const own = proxy.intercept?.(entry);
+    if (own) {
+      // Answered before the body, as S3 refuses a request: a client waiting on 100-continue gets this instead.
+      entry.status = own.status;
+      req.resume();
+      res.writeHead(own.status, { ...own.headers, 'content-length': Buffer.byteLength(own.body) });
+      res.end(own.body);
+      return;
+    }
     const upstream = httpRequest({
       host: target.hostname,
       port: target.port || 80,
@@ -88,12 +120,10 @@ export async function startRecordingProxy(targetUrl: string): Promise<RecordingP
   // Without this listener Node would answer 100 Continue itself, before the target has decided.
   server.on('checkContinue', forward);
   const port = await listen(server);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    async close() {
-      await closeServer(server);
-      agent.destroy();
-    },
+  proxy.url = `http://127.0.0.1:${port}`;
+  proxy.close = async () => {
+    await closeServer(server);
+    agent.destroy();
   };
+  return proxy;
 }

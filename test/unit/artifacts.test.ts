@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashFunctions, renderName, resolveFunctions } from '../../src/artifacts/functions.js';
-import type { FunctionSource } from '../../src/artifacts/functions.js';
+import type { FunctionSource } from '../../src/config/types.js';
 import { hashFile, matchFiles } from '../../src/artifacts/files.js';
 import { loadConfig } from '../../src/config/env.js';
 import type { Config, JobContext } from '../../src/config/types.js';

@@ -2,7 +2,8 @@
 // not retried fails a job that would have passed. Errors are built with the SDK's own classes where it has them.
 import { ExpiredTokenException, IDPCommunicationErrorException, IDPRejectedClaimException, InvalidIdentityTokenException, STSServiceException } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
-import { awsErrorName, classifyAwsError, isVerificationKeyError } from '../../src/credentials/classify.js';
+import { classifyAwsError, isVerificationKeyError } from '../../src/credentials/classify.js';
+import { awsErrorName } from '../../src/net/aws-errors.js';
 
 const meta = (httpStatusCode?: number) => ({ httpStatusCode, attempts: 1, totalRetryDelay: 0 });
 const sdk = (name: string, message: string, status?: number) =>

@@ -1,6 +1,7 @@
 // The logger's output is read by GitLab (section markers) and by people (tables); both are checked byte for byte.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createLogger, formatTable } from '../../src/log/logger.js';
+import { formatTable } from '../../src/log/format.js';
+import { createLogger } from '../../src/log/logger.js';
 import type { LoggerOptions } from '../../src/log/logger.js';
 import { redactor } from '../../src/log/redact.js';
 

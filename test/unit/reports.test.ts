@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { redactor } from '../../src/log/redact.js';
 import type { FunctionReport, RunReport } from '../../src/reports/types.js';
-import { environmentUrl, formatBytes, REPORT_FILES, summaryTable, writeReports } from '../../src/reports/write.js';
+import { formatBytes } from '../../src/log/format.js';
+import { environmentUrl, REPORT_FILES, summaryTable, writeReports } from '../../src/reports/write.js';
 
 let dir: string;
 beforeEach(() => {

@@ -1,37 +1,67 @@
-import type { Config, GatewaySettings } from '../../config/types.js';
+import { basicAuthValue } from '../../net/auth.js';
+import type { GatewaySettings, JobContext } from '../../config/types.js';
 import { RemoteError } from '../../errors.js';
+import { CancelledError, cancellation } from '../../net/cancel.js';
 import type { Logger } from '../../log/logger.js';
 import { NetworkError, type HttpClient, type HttpResponse } from '../../net/http.js';
 import type { DeploymentRecord, RecordedFunction } from '../../record/types.js';
-import type { DeployRequest, DeployResult, GestaltTarget, Placement, PlanResult, RemoveResult } from '../types.js';
+import { NothingCreated, type Claim, type DeployRequest, type DeployResult, type GestaltSession, type GestaltTarget, type Placement, type PlanResult, type RemoveResult } from '../types.js';
 import { explainLog, parseDeployAnswer, parseStopAnswer } from './answer.js';
 
 /** The original protocol: one JSON POST per package to the deployment lambda at CI_URL. */
 export class GatewayTarget implements GestaltTarget {
   readonly mode = 'gateway' as const;
   readonly label: string;
-  private placement: Placement | undefined;
 
   constructor(
     private readonly settings: GatewaySettings,
-    private readonly config: Config,
+    private readonly job: JobContext,
     private readonly http: HttpClient,
     private readonly log: Logger,
   ) {
     this.label = `deployment lambda at ${settings.url}`;
   }
 
-  async prepare(placement: Placement | undefined): Promise<void> {
-    this.placement = placement;
+  /** Nothing to look up: the lambda cannot be asked without acting. */
+  async open(placement: Placement | undefined): Promise<GestaltSession> {
+    return new GatewaySession(this.settings, this.job, placement, this.http, this.log);
   }
 
-  async plan(req: DeployRequest): Promise<PlanResult> {
+  async probe(): Promise<string> {
+    // HEAD never runs a deploy; any HTTP answer proves the URL is reachable from the runner.
+    const res = await this.http.request({ method: 'HEAD', url: this.settings.url, headers: authHeader(this.settings), retry: false });
+    return `CI_URL answered HTTP ${res.status}`;
+  }
+}
+
+class GatewaySession implements GestaltSession {
+  constructor(
+    private readonly settings: GatewaySettings,
+    private readonly job: JobContext,
+    private readonly placement: Placement | undefined,
+    private readonly http: HttpClient,
+    private readonly log: Logger,
+  ) {}
+
+  /** The deployment lambda names and finds functions itself (by name): there is nothing to choose up front. */
+  claim(): Claim {
+    return {};
+  }
+
+  /** Gateway mode cannot look anything up; what the record names may exist. */
+  mayExist(): boolean {
+    return true;
+  }
+
+  async plan(req: Omit<DeployRequest, 'claim'>): Promise<PlanResult> {
     // The lambda cannot be asked without acting; the record says whether this environment has it.
     return { action: req.previous ? 'update' : 'create', endpoint: 'unknown' };
   }
 
   async deploy(req: DeployRequest): Promise<DeployResult> {
-    const job = this.config.job;
+    // Cancelled before this function's POST: nothing was sent for it.
+    if (cancellation.signal) throw new NothingCreated(new CancelledError(cancellation.signal));
+    const job = this.job;
     const payload = {
       file: req.fn.file,
       runtime: req.fn.runtime,
@@ -44,7 +74,10 @@ export class GatewayTarget implements GestaltTarget {
       git_ref: job.ref,
       git_sha: job.sha,
     };
-    const res = await this.post(payload, req.fn.name);
+    // The original lambda looks a function up by name and patches it, so a repeated deploy POST does not
+    // duplicate it, and retrying after 429/5xx or a refused connection is safe. A POST that timed out may
+    // still be running there, and a second one racing it could create a second lambda: no retry then.
+    const res = await this.post(payload, req.fn.name, { retryTimeouts: false });
     const answer = parseDeployAnswer(res.text);
     if (!answer.ok) throw new RemoteError(`The deployment lambda (CI_URL) failed for ${req.fn.file}: it ${answer.reason}.`);
     const url = answer.value.external_url;
@@ -80,22 +113,15 @@ export class GatewayTarget implements GestaltTarget {
     return [];
   }
 
-  async probe(): Promise<string> {
-    // HEAD never runs a deploy; any HTTP answer proves the URL is reachable from the runner.
-    const res = await this.http.request({ method: 'HEAD', url: this.settings.url, headers: this.authHeader(), retry: false });
-    return `CI_URL answered HTTP ${res.status}`;
-  }
-
-  private authHeader(): Record<string, string> {
-    const auth = this.settings.auth;
-    return auth ? { authorization: `Basic ${Buffer.from(`${auth.key}:${auth.secret}`).toString('base64')}` } : {};
-  }
-
-  private async post(payload: object, name: string): Promise<HttpResponse> {
+  private async post(payload: object, name: string, options: { retryTimeouts: boolean } = { retryTimeouts: true }): Promise<HttpResponse> {
     let res: HttpResponse;
+    cancellation.throwIfRequested();
     try {
-      res = await this.http.request({ method: 'POST', url: this.settings.url, json: payload, headers: this.authHeader() });
+      res = await this.http.request({ method: 'POST', url: this.settings.url, json: payload, headers: authHeader(this.settings), retryTimeouts: options.retryTimeouts });
     } catch (err) {
+      if (err instanceof NetworkError && err.timedOut && !options.retryTimeouts) {
+        throw new RemoteError(`The deployment lambda (CI_URL) gave no answer for ${name} in time (${err.message}); it may still be deploying it, so it was not asked again. Rerun the job: a repeated deploy patches the function by name.`, { cause: err });
+      }
       if (err instanceof NetworkError) throw new RemoteError(`Could not reach the deployment lambda at CI_URL for ${name}: ${err.message}; check CI_URL and that the runner can reach it.`, { cause: err });
       throw err;
     }
@@ -108,4 +134,8 @@ export class GatewayTarget implements GestaltTarget {
     }
     return res;
   }
+}
+
+function authHeader(settings: GatewaySettings): Record<string, string> {
+  return settings.auth ? { authorization: basicAuthValue(settings.auth.key, settings.auth.secret) } : {};
 }

@@ -1,3 +1,4 @@
+import { basicAuthValue } from '../../net/auth.js';
 import type { MetaSettings } from '../../config/types.js';
 import { RemoteError } from '../../errors.js';
 import { type HttpClient, type HttpRequest, type HttpResponse } from '../../net/http.js';
@@ -35,7 +36,7 @@ export class MetaClient {
     private readonly http: HttpClient,
   ) {
     this.base = `${settings.url}/${settings.org}`;
-    this.auth = settings.auth.kind === 'bearer' ? `Bearer ${settings.auth.token}` : `Basic ${Buffer.from(`${settings.auth.key}:${settings.auth.secret}`).toString('base64')}`;
+    this.auth = settings.auth.kind === 'bearer' ? `Bearer ${settings.auth.token}` : basicAuthValue(settings.auth.key, settings.auth.secret);
   }
 
   async org(): Promise<MetaResource> {
