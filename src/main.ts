@@ -7,9 +7,13 @@ import { runDeploy } from './run/deploy.js';
 import { runDoctor } from './run/doctor.js';
 import { runPlan } from './run/plan.js';
 import { runStop } from './run/stop.js';
+import { runHistory } from './run/history.js';
+import { runRollback } from './run/rollback.js';
+import { runPromote } from './run/promote.js';
+import { runVerify } from './run/verify.js';
 import { VERSION } from './version.js';
 
-const COMMANDS: readonly Command[] = ['deploy', 'stop', 'plan', 'doctor'];
+const COMMANDS: readonly Command[] = ['deploy', 'stop', 'plan', 'doctor', 'history', 'rollback', 'promote', 'verify'];
 
 const HELP = `gestalt-deploy ${VERSION} — deploy serverless functions to Gestalt from GitLab CI/CD
 
@@ -20,6 +24,10 @@ Commands:
   stop     remove what the environment's deployment record lists, then the record
   plan     show what deploy would do, without changing anything
   doctor   check configuration, the ID token's claims, the IAM trust policy and reachability
+  history  the environment's deployments, newest first (gestalt-history.json)
+  rollback go back to an earlier deployment (GESTALT_ROLLBACK_TO; default the previous) from its recorded packages
+  promote  deploy the packages and settings GESTALT_PROMOTE_FROM runs now into this environment, no rebuild
+  verify   call every deployed endpoint until it answers as expected (gestalt-verify.json)
 
 Options:
   --help, -h      this text
@@ -61,6 +69,14 @@ export async function main(argv: string[], env: Record<string, string | undefine
         return await runStop(config, log);
       case 'plan':
         return await runPlan(config, env, log);
+      case 'history':
+        return await runHistory(config, log);
+      case 'rollback':
+        return await runRollback(config, log);
+      case 'promote':
+        return await runPromote(config, log);
+      case 'verify':
+        return await runVerify(config, log);
     }
   } catch (err) {
     return reportFailure(err, log);

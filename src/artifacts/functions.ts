@@ -64,6 +64,7 @@ export async function resolveFunctions(config: FunctionInputs, sources: Function
         public: settings.public,
         env: settings.env,
         ...gestaltSettings(settings),
+        ...(settings.verify ? { verify: settings.verify } : {}),
         source: src.source,
       });
     }

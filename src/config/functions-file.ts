@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
 import type { Problem } from '../errors.js';
+import { isHttpMethod } from './checks.js';
 import { readBool, readEndpoint, readHeaders, readMethods, readPreWarm, readSchedule, readSecrets, type YamlContext } from './gestalt-keys.js';
 import type { FunctionSettings, FunctionSource } from './types.js';
 
@@ -11,7 +12,7 @@ import type { FunctionSettings, FunctionSource } from './types.js';
 // Keys that become Gestalt lambda/endpoint properties only meta mode can set (the deployment lambda ignores them).
 const META_ONLY_KEYS = ['secrets', 'schedule', 'headers', 'pre_warm', 'isolate', 'endpoint'] as const;
 const SETTING_KEYS = ['runtime', 'handler', 'memory', 'cpus', 'timeout', 'public', 'methods', 'env', ...META_ONLY_KEYS] as const;
-const FUNCTION_KEYS = ['artifact', 'name', ...SETTING_KEYS] as const;
+const FUNCTION_KEYS = ['artifact', 'name', 'verify', ...SETTING_KEYS] as const;
 
 type Overrides = FunctionSource['overrides'];
 
@@ -162,6 +163,9 @@ function readSettings(map: YAMLMap, allowed: string[], ctx: YamlContext, env: Re
         if (v?.methods) out.methods = v.methods;
         break;
       }
+      case 'verify':
+        out.verify = readVerify(node, add);
+        break;
       case 'env': {
         if (!isMap(node)) {
           add(node, 'env: must be a mapping of NAME: value strings.');
@@ -181,6 +185,25 @@ function readSettings(map: YAMLMap, allowed: string[], ctx: YamlContext, env: Re
     }
   }
   return out;
+}
+
+function readVerify(node: Node | null, add: (node: Node | null | undefined, message: string) => void): FunctionSettings['verify'] {
+  if (!isMap(node)) {
+    add(node, 'verify: must be a mapping with path, method, status and/or body.');
+    return undefined;
+  }
+  const spec: NonNullable<FunctionSettings['verify']> = {};
+  for (const p of node.items) {
+    const key = isScalar(p.key) ? String(p.key.value) : '';
+    const v = p.value as Node | null;
+    const value = isScalar(v) ? v.value : undefined;
+    if (key === 'path' && typeof value === 'string' && value.startsWith('/')) spec.path = value;
+    else if (key === 'method' && typeof value === 'string' && isHttpMethod(value.toUpperCase())) spec.method = value.toUpperCase();
+    else if (key === 'status' && typeof value === 'number' && Number.isInteger(value) && value >= 100 && value <= 599) spec.status = value;
+    else if (key === 'body' && typeof value === 'string') spec.body = value;
+    else add(p.key as Node, `verify: ${key} is not a path starting with /, an HTTP method, a status 100–599 or a body substring; use path, method, status, body.`);
+  }
+  return spec;
 }
 
 /** $VAR and ${VAR} from the job's variables, as GitLab writes them; $$ is a literal $. */

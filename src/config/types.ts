@@ -1,6 +1,6 @@
 import type { RetryPolicy } from '../net/retry.js';
 
-export type Command = 'deploy' | 'stop' | 'plan' | 'doctor';
+export type Command = 'deploy' | 'stop' | 'plan' | 'doctor' | 'history' | 'rollback' | 'promote' | 'verify' | 'prune';
 export type PackageAccess = 'private' | 'public' | 'presigned';
 
 /** What GitLab's predefined variables say about the job. */
@@ -29,6 +29,15 @@ export interface FunctionSettings extends GestaltSettings {
   methods: string[];
   public: boolean;
   env: Record<string, string>;
+  /** What `verify` calls on this function's endpoint; unset: GET expecting a status below 500. */
+  verify?: VerifySpec;
+}
+
+export interface VerifySpec {
+  path?: string;
+  method?: string;
+  status?: number;
+  body?: string;
 }
 
 /** Settings only the functions file can give (meta mode): they map onto Gestalt lambda and endpoint properties. */
@@ -151,6 +160,24 @@ export interface Config {
   debug: boolean;
   http: { timeoutMs: number; retry: RetryPolicy };
   outputDir: string;
+  lifecycle: LifecycleSettings;
+}
+
+/** history, rollback, promote, verify, prune, and deploy of a reviewed plan. */
+export interface LifecycleSettings {
+  historyLimit: number;
+  /** A history number or a commit SHA prefix (≥ 7); unset: the entry before the newest. */
+  rollbackTo?: string;
+  promoteFrom?: string;
+  verifyTimeoutSeconds: number;
+  verifyRollback: boolean;
+  /** Globs of environment names prune may stop; none by default. */
+  pruneEnvironments: string[];
+  prunePackagesDays: number;
+  pruneAfterDays: number;
+  dryRun: boolean;
+  /** deploy: the gestalt-plan.json whose reviewed state must still hold. */
+  planFile?: string;
 }
 
 /** What turning sources into functions reads: the job (names, project dir), the defaults and the name template. */

@@ -128,7 +128,7 @@ function isNoRecord(err: unknown): boolean {
 }
 
 /** 412: the ETag no longer matches (or the object now exists); 409: S3's ConditionalRequestConflict. */
-function isConflict(err: unknown): boolean {
+export function isConflict(err: unknown): boolean {
   const name = awsErrorName(err);
   const status = awsStatus(err);
   return status === 412 || name === 'PreconditionFailed' || name === 'ConditionalRequestConflict' || status === 409;

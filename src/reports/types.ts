@@ -1,3 +1,5 @@
+import type { HistoryEntry } from '../history/types.js';
+
 /** One function's line in gestalt-deploy.json. */
 export interface FunctionReport {
   name: string;
@@ -20,7 +22,7 @@ export interface FunctionReport {
 export interface RunReport {
   tool: 'gestalt-deploy';
   version: string;
-  command: 'deploy' | 'stop' | 'plan';
+  command: 'deploy' | 'stop' | 'plan' | 'history' | 'rollback' | 'promote' | 'verify' | 'prune';
   status: 'success' | 'partial' | 'failed' | 'nothing-to-do' | 'cancelled';
   mode: 'gateway' | 'meta';
   environment: string;
@@ -38,4 +40,21 @@ export interface RunReport {
   totals: { functions: number; failed: number; bytesUploaded: number };
   functions: FunctionReport[];
   errors: string[];
+  /** history: the entries, newest first; deploy/rollback/promote: the entry this run added. */
+  history?: HistoryEntry[];
+  /** verify: one line per endpoint called. */
+  checks?: VerifyCheck[];
+  /** prune: what was (or, with --dry-run, would be) deleted and stopped. */
+  pruned?: { dryRun: boolean; packages: string[]; environments: string[] };
+}
+
+export interface VerifyCheck {
+  name: string;
+  url: string;
+  method: string;
+  expect: string;
+  ok: boolean;
+  attempts: number;
+  status?: number;
+  error?: string;
 }

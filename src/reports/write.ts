@@ -4,7 +4,7 @@ import { formatBytes, formatTable } from '../log/format.js';
 import { redactor } from '../log/redact.js';
 import type { RunReport } from './types.js';
 
-export const REPORT_FILES = { env: 'gestalt-deploy.env', json: 'gestalt-deploy.json', annotations: 'gestalt-annotations.json', plan: 'gestalt-plan.json' } as const;
+export const REPORT_FILES = { env: 'gestalt-deploy.env', json: 'gestalt-deploy.json', annotations: 'gestalt-annotations.json', plan: 'gestalt-plan.json', history: 'gestalt-history.json', verify: 'gestalt-verify.json', prune: 'gestalt-prune.json' } as const;
 
 /**
  * The environment URL GitLab shows: the first function (by name) that has one, so the choice never
@@ -43,6 +43,8 @@ export async function writeReports(dir: string, report: RunReport): Promise<void
   const json = `${JSON.stringify(safe, null, 2)}\n`;
   // A plan must not overwrite the last deploy's report when both run in one working directory.
   if (report.command === 'plan') return writeFile(join(dir, REPORT_FILES.plan), json);
+  // Read-only and checking commands have their own file, so the deploy's dotenv and annotations stay.
+  if (report.command === 'history' || report.command === 'verify' || report.command === 'prune') return writeFile(join(dir, REPORT_FILES[report.command]), json);
   const writes = [writeFile(join(dir, REPORT_FILES.json), json)];
   {
     writes.push(writeFile(join(dir, REPORT_FILES.env), redactor.redact(dotenv(safe))));

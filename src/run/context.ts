@@ -14,6 +14,7 @@ import type { RecordVersion } from '../record/store.js';
 import { ConfigError, EXIT, type ExitCode } from '../errors.js';
 import { cancellation } from '../net/cancel.js';
 import { collectFunctions } from './functions.js';
+import { HistoryStore } from '../history/store.js';
 
 /** Everything a command talks to, built once after configuration has been validated; `timings` gets the credentials phase. */
 export interface RunContext {
@@ -23,6 +24,7 @@ export interface RunContext {
   s3: S3Client;
   packages: PackageStore;
   records: RecordStore;
+  history: HistoryStore;
   target: GestaltTarget;
 }
 
@@ -37,6 +39,7 @@ export async function openContext(config: Config, log: Logger, timings: Record<s
     s3,
     packages: new PackageStore(s3, config.storage, config.aws),
     records: new RecordStore(s3, config.storage, { environment: config.job.environment, projectPath: config.job.projectPath, mode: config.target.mode }),
+    history: new HistoryStore(s3, config.storage, config.job.projectPath, config.lifecycle.historyLimit),
     target: createTarget(config.target, config.job, config.http.retry, http, log),
   };
 }

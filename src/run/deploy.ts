@@ -7,8 +7,11 @@ import type { Logger } from '../log/logger.js';
 import { cancellation } from '../net/cancel.js';
 import { mapLimit } from '../net/pool.js';
 import { RunJournal } from '../record/journal.js';
-import type { RecordedFunction } from '../record/types.js';
-import type { FunctionReport } from '../reports/types.js';
+import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
+import type { RecordVersion } from '../record/store.js';
+import { historyFunction, newEntry } from '../history/entry.js';
+import type { HistoryCommand, HistoryEntry } from '../history/types.js';
+import type { FunctionReport, RunReport } from '../reports/types.js';
 import { packageKey } from '../storage/packages.js';
 import { cancelledExit, openDeployment, recordHeader, timed, type RunContext } from './context.js';
 import { withReport } from './report.js';
@@ -31,50 +34,106 @@ interface Staged {
 
 export async function runDeploy(config: Config, env: Record<string, string | undefined>, log: Logger): Promise<ExitCode> {
   return withReport(config, 'deploy', log, async (report) => {
-    const timings = report.timingsMs;
     const { functions, ctx, version, session } = await openDeployment(config, env, log, report, 'deploy');
-    const previous = version.record;
-    const staged: Staged[] = functions.map((fn) => ({
-      fn,
-      key: packageKey(config.storage, fn.sha256, fn.file),
-      claim: session.claim(fn),
-      previous: previous?.functions.find((f) => f.name === fn.name && f.state === 'deployed'),
-      bytesUploaded: 0,
-      upload: 'skipped',
-    }));
-    const journal = new RunJournal(ctx.records, recordHeader(config), version, (id) => session.mayExist(id));
-    try {
-      for (const s of staged) if (s.claim.refused) s.error = `Refused to deploy '${s.fn.name}': ${s.claim.refused}.`;
-      cancellation.throwIfRequested();
-      // Before anything is created: the record names every function this run may create, with its ids.
-      await timed(timings, 'record', () => journal.begin(staged.filter((s) => !s.error).map((s) => entry(s, 'pending'))));
-      await timed(timings, 'upload', () => log.section('upload', `Upload to s3://${config.storage.bucket}/${config.storage.prefix}/packages/`, () => upload(ctx, staged)));
-      await timed(timings, 'deploy', () => log.section('deploy', `Deploy ${functions.length} function(s)`, () => deployAll(ctx, session, staged, journal)));
-    } finally {
-      // Functions that never reached Gestalt: what the record said before stays true.
-      for (const s of staged) {
-        if (s.touched || s.claim.refused) continue;
-        if (s.previous) journal.settle(s.previous);
-        else journal.forget(entry(s, 'pending'));
-      }
-      report.functions = staged.map(toReport);
-      await timed(timings, 'record', async () => {
-        try {
-          await journal.end();
-          log.info(`Deployment record: ${ctx.records.uri(config.job.environment)}`);
-        } catch (err) {
-          report.recordWritten = false;
-          report.errors.push(errorMessage(err));
-          log.error(errorMessage(err));
-        }
-      });
-    }
-    if (cancellation.signal) return cancelledExit(report, log);
-    return report.functions.some((f) => f.error) || report.recordWritten === false ? EXIT.remote : EXIT.ok;
+    return converge({ report, ctx, version, session, functions, command: 'deploy' });
   });
 }
 
-async function upload(ctx: RunContext, staged: Staged[]): Promise<void> {
+/** What deploy, rollback and promote share: bring the environment to `functions`, record it, add a history entry. */
+export interface Convergence {
+  report: RunReport;
+  ctx: RunContext;
+  version: RecordVersion;
+  session: GestaltSession;
+  functions: PackagedFunction[];
+  command: HistoryCommand;
+  /** rollback/promote: the packages were verified present in S3 beforehand, so nothing is uploaded. */
+  packagesInPlace?: boolean;
+  /** rollback: functions of the record that are not in `functions` are removed (with the ownership checks). */
+  removeOthers?: boolean;
+  /** For the history entry: what a rollback restored or a promote came from, and the commit its code is from. */
+  from?: { label: string; sha: string; ref: string };
+}
+
+export async function converge(input: Convergence): Promise<ExitCode> {
+  const { report, ctx, version, session, functions } = input;
+  const { config, log } = ctx;
+  const timings = report.timingsMs;
+  const previous = version.record;
+  const staged: Staged[] = functions.map((fn) => ({
+    fn,
+    key: packageKey(config.storage, fn.sha256, fn.file),
+    claim: session.claim(fn),
+    previous: previous?.functions.find((f) => f.name === fn.name && f.state === 'deployed'),
+    bytesUploaded: 0,
+    upload: 'skipped',
+  }));
+  const journal = new RunJournal(ctx.records, recordHeader(config), version, (id) => session.mayExist(id));
+  const removals: FunctionReport[] = [];
+  try {
+    for (const s of staged) if (s.claim.refused) s.error = `Refused to deploy '${s.fn.name}': ${s.claim.refused}.`;
+    cancellation.throwIfRequested();
+    // Before anything is created: the record names every function this run may create, with its ids.
+    await timed(timings, 'record', () => journal.begin(staged.filter((s) => !s.error).map((s) => entry(s, 'pending'))));
+    await timed(timings, 'upload', () => log.section('upload', `Upload to s3://${config.storage.bucket}/${config.storage.prefix}/packages/`, () => upload(ctx, staged, input.packagesInPlace === true)));
+    await timed(timings, 'deploy', () => log.section('deploy', `Deploy ${functions.length} function(s)`, () => deployAll(ctx, session, staged, journal)));
+    if (input.removeOthers && previous && !staged.some((s) => s.error)) {
+      const others = previous.functions.filter((f) => !functions.some((fn) => fn.name === f.name));
+      if (others.length > 0) removals.push(...(await timed(timings, 'remove', () => log.section('remove', `Remove ${others.length} function(s) not in that deployment`, () => removeAll(ctx, session, previous, others, journal)))));
+    }
+  } finally {
+    // Functions that never reached Gestalt: what the record said before stays true.
+    for (const s of staged) {
+      if (s.touched || s.claim.refused) continue;
+      if (s.previous) journal.settle(s.previous);
+      else journal.forget(entry(s, 'pending'));
+    }
+    report.functions = [...staged.map(toReport), ...removals];
+    await timed(timings, 'record', async () => {
+      try {
+        await journal.end();
+        log.info(`Deployment record: ${ctx.records.uri(config.job.environment)}`);
+      } catch (err) {
+        report.recordWritten = false;
+        report.errors.push(errorMessage(err));
+        log.error(errorMessage(err));
+      }
+    });
+  }
+  if (cancellation.signal) return cancelledExit(report, log);
+  if (report.functions.some((f) => f.error) || report.recordWritten === false) return EXIT.remote;
+  return addHistory(ctx, report, newEntry(config, input.command, staged.map((s) => historyFunction(s.fn, s.key)), input.from));
+}
+
+/** Only a deployment that fully succeeded becomes a history entry: rollback must never land on a half-done one. */
+async function addHistory(ctx: RunContext, report: RunReport, e: Omit<HistoryEntry, 'number'>): Promise<ExitCode> {
+  try {
+    const added = await ctx.history.append(ctx.config.job.environment, e);
+    report.history = [added];
+    ctx.log.info(`History: entry #${added.number} (${added.command}) in ${ctx.history.uri(ctx.config.job.environment)}`);
+    return EXIT.ok;
+  } catch (err) {
+    report.errors.push(`deployed, but the history entry was not written: ${errorMessage(err)}`);
+    ctx.log.error(report.errors[report.errors.length - 1] as string);
+    return EXIT.remote;
+  }
+}
+
+async function removeAll(ctx: RunContext, session: GestaltSession, record: DeploymentRecord, others: RecordedFunction[], journal: RunJournal): Promise<FunctionReport[]> {
+  return mapLimit(others, ctx.config.concurrency, async (fn): Promise<FunctionReport> => {
+    try {
+      const r = await session.remove(fn, record);
+      journal.forget(fn);
+      ctx.log.info(`  ${fn.name}: ${r.outcome === 'removed' ? `removed (${r.endpoints} endpoint(s))` : 'already gone'}`);
+      return { name: fn.name, file: fn.file, action: r.outcome, endpoint: `${r.endpoints} removed`, packageKey: fn.packageKey, sha256: fn.sha256, id: fn.id };
+    } catch (err) {
+      ctx.log.error(errorMessage(err));
+      return { name: fn.name, file: fn.file, action: 'failed', packageKey: fn.packageKey, id: fn.id, error: errorMessage(err) };
+    }
+  });
+}
+
+async function upload(ctx: RunContext, staged: Staged[], inPlace: boolean): Promise<void> {
   const { packages, config, log, identity } = ctx;
   const signedUntil = Date.now() + config.storage.presignSeconds * 1000;
   if (config.storage.access === 'presigned' && identity.expiration && identity.expiration.getTime() < signedUntil) {
@@ -87,7 +146,7 @@ async function upload(ctx: RunContext, staged: Staged[]): Promise<void> {
     async (s) => {
       const { fn, key } = s;
       try {
-        const state = await packages.state(key, fn.size);
+        const state = inPlace ? 'present' : await packages.state(key, fn.size);
         cancellation.throwIfRequested();
         if (state === 'absent') {
           await packages.upload(key, fn.absPath, fn.sha256);
@@ -96,7 +155,7 @@ async function upload(ctx: RunContext, staged: Staged[]): Promise<void> {
           log.info(`  uploaded ${fn.relPath} (${formatBytes(fn.size)}) → ${key}`);
         } else {
           if (config.storage.access === 'public') await packages.makePublic(key);
-          log.info(`  unchanged ${fn.relPath}: ${key} already present, not uploaded`);
+          log.info(`  ${inPlace ? 'recorded' : 'unchanged'} ${fn.relPath}: ${key} already present, not uploaded`);
         }
         s.url = await packages.url(key);
       } catch (err) {

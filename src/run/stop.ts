@@ -74,7 +74,7 @@ export async function runStop(config: Config, log: Logger): Promise<ExitCode> {
  * Takes what was removed out of the record as it is in S3 now (another job may have added entries), and
  * removes the record once nothing is left. Returns how many entries stay for the next stop.
  */
-async function dropRemoved({ config, records }: RunContext, version: RecordVersion | undefined, gone: Set<string>, log: Logger): Promise<number> {
+async function dropRemoved({ config, records, history }: RunContext, version: RecordVersion | undefined, gone: Set<string>, log: Logger): Promise<number> {
   const environment = config.job.environment;
   const next = await records.update(
     environment,
@@ -88,7 +88,10 @@ async function dropRemoved({ config, records }: RunContext, version: RecordVersi
     version,
   );
   if (next) log.info(`Kept ${next.functions.length} function(s) in ${records.uri(environment)} for the next stop.`);
-  else if (version?.record) log.info(`Removed the deployment record ${records.uri(environment)}.`);
+  else if (version?.record) {
+    await history.remove(environment);
+    log.info(`Removed the deployment record ${records.uri(environment)} and its history.`);
+  }
   return next?.functions.length ?? 0;
 }
 

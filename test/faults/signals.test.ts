@@ -1,21 +1,13 @@
 // A cancelled job: GitLab sends SIGTERM (a user's Ctrl-C is SIGINT) and the runner must start no new write,
 // let in-flight calls finish or give them up within seconds, write the record and the reports, and exit 143
 // (130). What it leaves must be what the record says, so a stop removes everything.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  functionName,
-  metaDuplicates,
-  metaRecordCovers,
-  metaReportMatches,
-  projectWithFunctions,
-  readRecord,
-  startMetaWorld,
-  type MetaWorld,
-} from '../support/deploy-state.js';
+import { describe, expect, it } from 'vitest';
+import { NOTHING_LEFT, metaDuplicates, metaLeft, metaRecordCovers, metaReportMatches, readRecord, startMetaWorld, stopAndLook, type MetaWorld } from '../support/deploy-state.js';
 import { randomInt, seededRandom } from '../support/prng.js';
-import { makeProject, runCli, type CliResult } from '../support/run-cli.js';
+import { runCli, type CliResult } from '../support/run-cli.js';
 import { signalWhen, type SignalAt } from '../support/signal.js';
-import { GF_SECRET, freshBucket, s3Env, startS3Stack, type S3Stack } from '../integration/setup.js';
+import { GF_SECRET, freshBucket, s3Env, useDeployFixture } from '../integration/setup.js';
+import { RUNS, seeds } from './fault-run.js';
 
 const ENVIRONMENT = 'review/main';
 const FUNCTIONS = 20;
@@ -23,23 +15,9 @@ const CONCURRENCY = 4;
 /** Per-request latency of the emulator: long enough that a signal finds calls in flight. */
 const LATENCY_MS = 40;
 /** Seeded signal points: the signal goes out once Meta has seen this many requests (a full run makes ≥ 45). */
-const RUNS = Number(process.env.GESTALT_SIGNAL_RUNS ?? '4');
-const BASE = Number(process.env.GESTALT_FAULT_SEED ?? '11');
-const points = (n: number, base: number) => Array.from({ length: n }, (_, i) => ({ seed: base + i, after: randomInt(seededRandom(base + i), 1, 44) }));
+const point = (seed: number) => ({ seed, after: randomInt(seededRandom(seed), 1, 44) });
 
-let stack: S3Stack;
-let dir: string;
-let names: string[];
-
-beforeAll(async () => {
-  stack = await startS3Stack();
-  const project = await projectWithFunctions(FUNCTIONS);
-  dir = project.dir;
-  names = project.files.map((f) => functionName(f));
-});
-afterAll(async () => {
-  await stack.close();
-});
+const fx = useDeployFixture(FUNCTIONS);
 
 interface Cancelled {
   r: CliResult;
@@ -49,9 +27,9 @@ interface Cancelled {
 }
 
 async function cancelledDeploy(world: MetaWorld, sig: SignalAt, extra: Record<string, string> = {}): Promise<Cancelled> {
-  const bucket = await freshBucket(stack);
-  const env = s3Env(stack, bucket, { CI_PROJECT_DIR: dir, ...world.vars(), GESTALT_CONCURRENCY: String(CONCURRENCY), ...extra });
-  const r = await runCli(['deploy'], { env, cwd: dir, timeoutMs: 30_000, onSpawn: sig.onSpawn });
+  const bucket = await freshBucket(fx.stack);
+  const env = s3Env(fx.stack, bucket, { CI_PROJECT_DIR: fx.dir, ...world.vars(), GESTALT_CONCURRENCY: String(CONCURRENCY), ...extra });
+  const r = await runCli(['deploy'], { env, cwd: fx.dir, timeoutMs: 30_000, onSpawn: sig.onSpawn });
   return { r, sig, bucket, env };
 }
 
@@ -68,20 +46,16 @@ async function cancelledProblems({ r, sig, bucket }: Cancelled, world: MetaWorld
   // before the process gets to run its signal handler: at most two per worker. More is new work.
   const late = world.meta.requests.filter((q) => q.method !== 'GET' && q.at > signalled);
   if (late.length > 2 * CONCURRENCY) problems.push(`${late.length} Gestalt writes arrived after the signal: ${late.map((q) => `${q.method} ${q.path}`).slice(0, 4).join(', ')}…`);
-  const record = await readRecord(stack.s3, bucket, ENVIRONMENT);
-  problems.push(...metaReportMatches(r.files.json, names, world.meta, record, false));
+  const record = await readRecord(fx.stack.s3, bucket, ENVIRONMENT);
+  problems.push(...metaReportMatches(r.files.json, fx.names, world.meta, record, false));
   problems.push(...metaRecordCovers(record, world.meta));
   problems.push(...metaDuplicates(world.meta));
   return problems;
 }
 
 async function stopLeavesNothing({ bucket, env }: Cancelled, world: MetaWorld): Promise<void> {
-  const empty = await makeProject({});
-  const stop = await runCli(['stop'], { env: { ...env, CI_PROJECT_DIR: empty }, cwd: empty });
-  expect(
-    { code: stop.code, lambdas: world.meta.lambdas().map((l) => l.name), endpoints: world.meta.endpoints().map((e) => e.id), record: await readRecord(stack.s3, bucket, ENVIRONMENT) },
-    stop.output,
-  ).toEqual({ code: 0, lambdas: [], endpoints: [], record: undefined });
+  const { left, output } = await stopAndLook(env, fx.stack.s3, bucket, ENVIRONMENT, metaLeft(world.meta));
+  expect(left, output).toEqual(NOTHING_LEFT);
 }
 
 async function withWorld(body: (world: MetaWorld) => Promise<void>): Promise<void> {
@@ -95,20 +69,20 @@ async function withWorld(body: (world: MetaWorld) => Promise<void>): Promise<voi
 
 const describePoint = (p: { seed: number; after: number }) => `seed ${p.seed}: once Meta has seen ${p.after} request(s)`;
 
-describe(`a meta deploy of ${FUNCTIONS} functions cancelled at seeded points`, () => {
-  it.each(points(RUNS, BASE).map((p) => [describePoint(p), p] as const))('SIGTERM %s: exit 143, no new writes, report and record match Meta; stop leaves nothing', async (_label, p) => {
+describe(`a meta deploy of ${FUNCTIONS} functions cancelled at ${RUNS} seeded point(s)`, () => {
+  it.each(seeds(11).map((seed) => [describePoint(point(seed)), point(seed)] as const))('SIGTERM %s: exit 143, no new writes, report and record match Meta; stop leaves nothing', async (_label, p) => {
     await withWorld(async (world) => {
       world.meta.setLatency(LATENCY_MS);
       const sig = signalWhen(() => world.meta.requests.length >= p.after, 'SIGTERM');
       const run = await cancelledDeploy(world, sig);
       world.meta.setLatency(0);
-      expect(await cancelledProblems(run, world, 143, 5000), `${describePoint(p)}; repeat with GESTALT_FAULT_SEED=${p.seed} GESTALT_SIGNAL_RUNS=1\n${run.r.output.slice(-3000)}`).toEqual([]);
+      expect(await cancelledProblems(run, world, 143, 5000), `${describePoint(p)}; repeat with GESTALT_FAULT_SEED=${p.seed} GESTALT_FAULT_RUNS=1 npm run test:faults\n${run.r.output.slice(-3000)}`).toEqual([]);
       await stopLeavesNothing(run, world);
     });
   });
 
   it('SIGINT: exit 130, with the same guarantees', async () => {
-    const [p] = points(1, BASE + 1000) as [{ seed: number; after: number }];
+    const p = point((seeds(11)[0] ?? 11) + 1000);
     await withWorld(async (world) => {
       world.meta.setLatency(LATENCY_MS);
       const sig = signalWhen(() => world.meta.requests.length >= p.after, 'SIGINT');

@@ -1,9 +1,11 @@
+import { afterAll, beforeAll } from 'vitest';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { startS3, type S3Server } from '../support/s3-server.js';
 import { startRecordingProxy, type RecordingProxy } from '../support/recording-proxy.js';
 import { jobEnv, makeProject } from '../support/run-cli.js';
+import { functionName, projectWithFunctions } from '../support/deploy-state.js';
 
 // Shared by the integration files: one S3 stand-in per file behind a recording proxy (so tests can
 // count the S3 calls the runner made), a fresh bucket per test, and a job-like environment.
@@ -76,4 +78,26 @@ export function s3Env(stack: S3Stack, bucket: string, extra: Record<string, stri
 /** S3 write calls (PUT/POST/DELETE) the runner sent through the proxy since `from`. */
 export function s3Writes(stack: S3Stack, from = 0) {
   return stack.proxy.requests.slice(from).filter((r) => r.method !== 'GET' && r.method !== 'HEAD');
+}
+
+export interface DeployFixture {
+  stack: S3Stack;
+  /** A project dir with `count` packages dist/f00.zip …, and the function names a deploy of ref main gives them. */
+  dir: string;
+  names: string[];
+}
+
+/** For a file's beforeAll/afterAll: one S3 stack and one project of `count` functions, read once set up. */
+export function useDeployFixture(count: number): DeployFixture {
+  const fixture = {} as DeployFixture;
+  beforeAll(async () => {
+    fixture.stack = await startS3Stack();
+    const project = await projectWithFunctions(count);
+    fixture.dir = project.dir;
+    fixture.names = project.files.map((f) => functionName(f));
+  });
+  afterAll(async () => {
+    await fixture.stack?.close();
+  });
+  return fixture;
 }

@@ -7,7 +7,7 @@ import type { GatewayFake } from './gateway-fake.js';
 import { startGatewayFake } from './gateway-fake.js';
 import type { MetaEmulator } from './meta-emulator.js';
 import { startMetaEmulator } from './meta-emulator.js';
-import { makeProject } from './run-cli.js';
+import { makeProject, runCli } from './run-cli.js';
 import type { S3Server } from './s3-server.js';
 
 // Records, reports and Meta documents are untrusted JSON here: the checks look into them field by field.
@@ -45,6 +45,28 @@ export async function readRecord(s3: S3Server, bucket: string, environment: stri
   const body = await s3.getObject(bucket, recordKey(environment));
   return body === undefined ? undefined : JSON.parse(body.toString('utf8'));
 }
+
+/** What a stop that removed everything leaves: exit 0, no lambda or endpoint, no record. */
+export const NOTHING_LEFT = { code: 0, lambdas: [], endpoints: [], record: undefined };
+
+/**
+ * Runs stop as a stop job does (no checkout: an empty project dir) and returns what is left next to the
+ * output, for `expect(left, output).toEqual(NOTHING_LEFT)`.
+ */
+export async function stopAndLook(
+  env: Record<string, string>,
+  s3: S3Server,
+  bucket: string,
+  environment: string,
+  look: () => { lambdas: string[]; endpoints: string[] },
+): Promise<{ left: { code: number; lambdas: string[]; endpoints: string[]; record: Json }; output: string }> {
+  const empty = await makeProject({});
+  const stop = await runCli(['stop'], { env: { ...env, CI_PROJECT_DIR: empty }, cwd: empty });
+  return { left: { code: stop.code, ...look(), record: await readRecord(s3, bucket, environment) }, output: stop.output };
+}
+
+export const metaLeft = (meta: MetaEmulator) => () => ({ lambdas: meta.lambdas().map((l) => l.name), endpoints: meta.endpoints().map((e) => e.id) });
+export const gatewayLeft = (gateway: GatewayFake) => () => ({ lambdas: [...gateway.lambdas().keys()], endpoints: [...gateway.endpoints().values()].flat() });
 
 // ---- worlds: a stand-in seeded the way the job variables below expect ------------------------------------------
 

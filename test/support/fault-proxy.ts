@@ -8,9 +8,9 @@
 //
 // Only write methods are faulted unless told otherwise. Every request is kept with its body and timing, so a test
 // can tell what reached the upstream, when, and what the client never saw.
-import { Agent, createServer, request as httpRequest } from 'node:http';
+import { Agent, createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { closeServer, listen } from './loopback.js';
+import { closeServer, forwardTo, listen } from './loopback.js';
 import { seededRandom } from './prng.js';
 
 export type Fault = 'transient' | 'dropped' | 'late';
@@ -129,16 +129,8 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
 
   const forward = (req: IncomingMessage, body: Buffer): Promise<Upstream> =>
     new Promise((resolve, reject) => {
-      const upstream = httpRequest({
-        host: target.hostname,
-        port: target.port || 80,
-        method: req.method,
-        path: req.url,
-        // Raw pairs keep order, case and duplicates; the body is forwarded exactly as it arrived.
-        headers: req.rawHeaders,
-        agent,
-        setHost: false,
-      });
+      // The body was read whole: it is forwarded exactly as it arrived, after the hold for a late write.
+      const upstream = forwardTo(target, req, agent);
       upstream.on('response', (up) => {
         readAll(up).then((b) => resolve({ status: up.statusCode ?? 502, headers: up.headers, body: b }), reject);
       });

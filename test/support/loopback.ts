@@ -1,4 +1,5 @@
-import type { Server } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import type { Agent, ClientRequest, IncomingMessage, Server } from 'node:http';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 
@@ -30,6 +31,23 @@ export function closeServer(server: Server): Promise<void> {
 export async function serveLoopback(server: Server): Promise<{ port: number; url: string; close(): Promise<void> }> {
   const port = await listen(server);
   return { port, url: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
+}
+
+/**
+ * The request a proxy sends on to `target` for `req`: same method, path and raw headers (order, case and
+ * duplicates kept; Host stays the proxy's, so a SigV4 signature made for the proxy still verifies). The caller
+ * writes the body and handles the answer.
+ */
+export function forwardTo(target: URL, req: IncomingMessage, agent: Agent): ClientRequest {
+  return httpRequest({
+    host: target.hostname,
+    port: target.port || 80,
+    method: req.method,
+    path: req.url,
+    headers: req.rawHeaders,
+    agent,
+    setHost: false,
+  });
 }
 
 export interface Captured {

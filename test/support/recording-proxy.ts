@@ -2,9 +2,9 @@
 // Headers (Host included) pass unchanged so a SigV4 signature made for the proxy's address
 // still verifies at the target; bodies stream in both directions (aws-chunked uploads,
 // large downloads) without buffering.
-import { Agent, createServer, request as httpRequest } from 'node:http';
+import { Agent, createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { closeServer, listen } from './loopback.js';
+import { closeServer, forwardTo, listen } from './loopback.js';
 
 export interface RecordedRequest {
   method: string;
@@ -87,16 +87,7 @@ export async function startRecordingProxy(targetUrl: string): Promise<RecordingP
       res.end(own.body);
       return;
     }
-    const upstream = httpRequest({
-      host: target.hostname,
-      port: target.port || 80,
-      method: req.method,
-      path: req.url,
-      // Raw header pairs keep order, case and duplicates; Host stays the proxy's address.
-      headers: req.rawHeaders,
-      agent,
-      setHost: false,
-    });
+    const upstream = forwardTo(target, req, agent);
     // The client sent Expect: 100-continue and waits for the target's verdict before the body.
     upstream.on('continue', () => res.writeContinue());
     upstream.on('response', (up) => {

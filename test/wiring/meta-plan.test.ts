@@ -22,9 +22,18 @@ describe('MetaSession.plan', () => {
       session.plan(request('d.zip')),
     ]);
     expect(plans).toEqual([
-      { action: 'unchanged', changed: [], endpoint: 'existing' },
-      { action: 'update', changed: ['package_url', 'handler', 'timeout'], endpoint: 'existing' },
-      { action: 'unchanged', changed: [], endpoint: 'create' },
+      { action: 'unchanged', changed: [], changes: [], endpoint: 'existing' },
+      {
+        action: 'update',
+        changed: ['package_url', 'handler', 'timeout'],
+        changes: [
+          { field: 'package_url', from: packageUrl('b.zip').split('?')[0], to: 'https://bucket.example.test/other/b.zip' },
+          { field: 'handler', from: 'index.handler', to: 'main.run' },
+          { field: 'timeout', from: '30', to: '60' },
+        ],
+        endpoint: 'existing',
+      },
+      { action: 'unchanged', changed: [], changes: [], endpoint: 'create' },
       { action: 'create', endpoint: 'create' },
     ]);
     expect(world.meta.requests).toEqual([]);
