@@ -2,8 +2,8 @@
 // npm run self-test: the CI/CD component of this commit, included the way a project includes it, deploying for real.
 //
 // The project's .gitlab-ci.yml includes `$CI_SERVER_FQDN/$CI_PROJECT_PATH/deploy@$CI_COMMIT_SHA` and defines
-// self-test-deploy (extends .gestalt-deploy), self-test-verify (calls the environment URL from the dotenv report)
-// and self-test-stop (extends .gestalt-stop). Those jobs need something to deploy to, so they only exist when
+// self-test-deploy (extends .gestalt-deploy), self-test-verify (extends .gestalt-verify) and self-test-stop (extends
+// .gestalt-stop). Those jobs need something to deploy to, so they only exist when
 // PIPELINE_SELF_TEST=local: this script starts the local stand-ins (S3, Gestalt Meta emulator, OIDC issuer + STS,
 // an endpoint server), copies the checkout into a throwaway repository whose remote is this project, and runs the
 // three jobs there with gitlab-ci-local and the built runner (dist/gestalt-deploy.js) as `gestalt-deploy`:
@@ -82,7 +82,9 @@ try {
   check(deployed.length > 0, `${JOBS.deploy} passed but Gestalt has no function of ${PROJECT} on ${BRANCH}`, pipeline.output);
   const record = await stack.s3.getObject(stack.bucket, `${PROJECT}/deployments/${ENVIRONMENT}.json`);
   check(record != null, `no deployment record for ${ENVIRONMENT} in S3`, pipeline.output);
-  check(stack.endpoints.hits.length > 0, `${JOBS.verify} passed without calling the environment URL`, pipeline.output);
+  check(stack.endpoints.hits.length > 0, `${JOBS.verify} passed without calling the deployed endpoints`, pipeline.output);
+  const verified = JSON.parse(await readFile(join(dir, 'gestalt-verify.json'), 'utf8'));
+  check(verified.checks?.length === deployed.length && verified.checks.every((c) => c.ok), `${JOBS.verify} did not check every function`, pipeline.output);
   const assumed = stack.sts.requests.filter((r) => r.action === 'AssumeRoleWithWebIdentity' && r.roleArn === ROLE && r.status === 200);
   check(assumed.length > 0, `${JOBS.deploy} did not get its credentials with the job's ID token`, pipeline.output);
   say(`${JOBS.deploy} ✔ ${deployed.map((l) => l.name).join(', ')}; ${JOBS.verify} ✔ ${stack.endpoints.hits.map((h) => `${h.method} ${h.path}`).join(', ')}`);

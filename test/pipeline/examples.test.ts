@@ -298,9 +298,14 @@ describe('examples run green in gitlab-ci-local, and their stop jobs leave nothi
     expect(merged.deploy_production.environment).toMatchObject({ deployment_tier: 'production', auto_stop_in: 'never' });
     expect(merged.stop_review.resource_group).toBe('lambdas/$CI_ENVIRONMENT_NAME');
 
+    const hitsBefore = stack.endpoints.hits.length;
     const pipeline = await p.run([], { GESTALT_ID_TOKEN: token });
-    expectJobs(pipeline, ['build', 'deploy_review'], ['stop_review', 'deploy_production']);
+    expectJobs(pipeline, ['build', 'deploy_review', 'verify_review'], ['stop_review', 'deploy_production']);
     expect(p.metaLambdas().map((l) => l.name).sort()).toEqual(['component/feature-catalog/goodbye.zip', 'component/feature-catalog/hello.zip']);
+    // verify_review called both endpoints and says so in its report.
+    expect(stack.endpoints.hits.length - hitsBefore).toBeGreaterThanOrEqual(2);
+    const verified = await readJson(join(p.dir, 'gestalt-verify.json'));
+    expect(verified.checks.map((c: Json) => [c.name, c.ok]).sort()).toEqual([['component/feature-catalog/goodbye.zip', true], ['component/feature-catalog/hello.zip', true]]);
     expect(p.metaEndpoints()).toHaveLength(2);
     expect((await p.record('review/feature-catalog')).functions).toHaveLength(2);
     expect(await dotenvUrl(p.dir, 'deploy_review')).toMatch(new RegExp(`^${stack.endpoints.url}/lambdas/`));

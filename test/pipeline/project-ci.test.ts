@@ -196,6 +196,8 @@ describe('jobs run by gitlab-ci-local (shell executor, clean checkout per job)',
     expect(deploy.script).toEqual(['gestalt-deploy deploy']);
     expect(deploy.resource_group).toBe('gestalt-deploy-self-test/$CI_ENVIRONMENT_NAME');
     expect(deploy.environment).toMatchObject({ name: 'self-test/$CI_COMMIT_REF_SLUG', deployment_tier: 'testing', auto_stop_in: '1 day', on_stop: 'self-test-stop' });
+    expect(merged['self-test-verify']?.script).toEqual(['gestalt-deploy verify']);
+    expect(merged['self-test-verify']?.environment).toMatchObject({ name: 'self-test/$CI_COMMIT_REF_SLUG', action: 'verify' });
     expect(merged['self-test-stop']?.script).toEqual(['gestalt-deploy stop']);
     expect(merged['self-test-stop']?.environment).toMatchObject({ name: 'self-test/$CI_COMMIT_REF_SLUG', action: 'stop' });
   });

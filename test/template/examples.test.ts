@@ -69,6 +69,9 @@ describe('examples/', () => {
     const production = resolveJob(configs, 'deploy_production');
     expect(production.environment).toMatchObject({ name: 'production', deployment_tier: 'production', auto_stop_in: 'never' });
     expect(resolveJob(configs, 'stop_review').resource_group).toBe(`${include.inputs.resource_group_prefix}/$CI_ENVIRONMENT_NAME`);
+    const verify = resolveJob(configs, 'verify_review');
+    expect(verify.needs).toEqual(['deploy_review']);
+    expect(verify.environment).toEqual({ name: 'review/$CI_COMMIT_REF_SLUG', action: 'verify' });
   });
 
   it.each(EXPECTED)('%s: every gestalt job names its environment, keeps the image and token, and runs in a known stage', async (name) => {
@@ -86,7 +89,7 @@ describe('examples/', () => {
       expect(job.environment?.name, `${name}: ${j} names its environment`).toBeTruthy();
       expect(config[j].image, `${name}: ${j} keeps the template's image`).toBeUndefined();
       expect(config[j].id_tokens, `${name}: ${j} keeps the template's ID token`).toBeUndefined();
-      expect(job.script.some((l: string) => /^gestalt-deploy (deploy|stop|plan)$/.test(l)), `${name}: ${j} still calls the runner`).toBe(true);
+      expect(job.script.some((l: string) => /^gestalt-deploy (deploy|stop|plan|verify)$/.test(l)), `${name}: ${j} still calls the runner`).toBe(true);
     }
   });
 

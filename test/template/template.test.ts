@@ -9,7 +9,7 @@ import { REPO_ROOT } from '../support/template-server.js';
 import { Reference, interpolate, parseCiYaml, readTemplate, resolveJob, strings } from './ci-yaml.js';
 import type { Json } from './ci-yaml.js';
 
-const HIDDEN_JOBS = ['.gestalt-deploy', '.gestalt-stop', '.gestalt-plan'] as const;
+const HIDDEN_JOBS = ['.gestalt-deploy', '.gestalt-stop', '.gestalt-verify', '.gestalt-plan'] as const;
 const TIERS = ['production', 'staging', 'testing', 'development', 'other'] as const;
 const TIER_JOBS = ['auto', ...TIERS].map((t) => `.gestalt-deploy-tier:${t}`);
 const INPUT_TYPES = ['string', 'number', 'boolean', 'array'];
@@ -205,9 +205,10 @@ describe('templates/deploy.gitlab-ci.yml: hidden jobs', () => {
     expect(deploy.when).toBeUndefined();
   });
 
-  it('.gestalt-deploy and .gestalt-stop share one resource_group per environment, whatever the job is called', () => {
+  it('.gestalt-deploy, .gestalt-stop and .gestalt-verify share one resource_group per environment, whatever the job is called', () => {
     const group = defaults['.gestalt-deploy'].resource_group;
     expect(defaults['.gestalt-stop'].resource_group).toBe(group);
+    expect(defaults['.gestalt-verify'].resource_group, 'a failed verify may roll back').toBe(group);
     expect(group).toContain('$CI_ENVIRONMENT_NAME');
     expect(group, 'not per job or pipeline').not.toMatch(/CI_JOB_|CI_PIPELINE_|CI_COMMIT_/);
     // GitLab: letters, digits, -, _, /, $, {, }, . and spaces; not starting or ending with /.
@@ -227,6 +228,17 @@ describe('templates/deploy.gitlab-ci.yml: hidden jobs', () => {
     expect(stop.allow_failure).toBe(true);
     expect(stop.artifacts.when).toBe('always');
     expect(stop.artifacts.paths).toEqual([REPORT_FILES.json]);
+  });
+
+  it('.gestalt-verify: verify with no checkout, keeping its report, environment action verify and no url', () => {
+    const verify = defaults['.gestalt-verify'];
+    expect(verify.stage).toBe(defaults['.gestalt-deploy'].stage);
+    expect(verify.script).toEqual(['gestalt-deploy verify']);
+    expect(verify.variables.GIT_STRATEGY).toBe('none');
+    expect(verify.dependencies).toEqual([]);
+    expect(verify.environment).toEqual({ action: 'verify' });
+    expect(verify.artifacts).toEqual({ when: 'always', paths: [REPORT_FILES.verify] });
+    expect(verify.when, 'runs after the deploy it needs').toBeUndefined();
   });
 
   it('.gestalt-plan: a dry run in merge request pipelines that keeps its report and creates no deployment', () => {
