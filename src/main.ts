@@ -58,9 +58,11 @@ export async function main(argv: string[], env: Record<string, string | undefine
     if (command === 'doctor') {
       // doctor reports configuration problems and goes on checking what it can.
       const { config, problems } = readConfig('doctor', env, cwd);
+      for (const w of config.warnings) log.warn(w);
       return await runDoctor(config, problems, log);
     }
     const config = loadConfig(command as Command, env, cwd);
+    for (const w of config.warnings) log.warn(w);
     log.info(`gestalt-deploy ${VERSION}: ${command} ${config.job.environment ? `environment '${config.job.environment}' ` : ''}via ${config.target.mode} mode`);
     switch (command as Command) {
       case 'deploy':

@@ -94,11 +94,12 @@ export function readConfig(command: Command, env: Record<string, string | undefi
     concurrency: c.int('GESTALT_CONCURRENCY', 8, 1, 64, 'the number of parallel uploads and API calls'),
     debug,
     http: {
-      timeoutMs: c.int('GESTALT_HTTP_TIMEOUT', 30, 1, 600, 'the per-request timeout in seconds') * 1000,
+      timeoutMs: c.int('GESTALT_HTTP_TIMEOUT', 30, 1, 600, 'the time in seconds each try of a remote call may take, answer included') * 1000,
       retry: { ...DEFAULT_RETRY, attempts: c.int('GESTALT_RETRY_ATTEMPTS', DEFAULT_RETRY.attempts, 1, 10, 'the number of tries per call') },
     },
     outputDir: cwd,
     lifecycle: readLifecycle(c, command, job),
+    warnings: c.warnings,
   };
   return { config, problems: c.problems };
 }
@@ -167,7 +168,8 @@ function readTarget(c: Checker, command: Command, converges: boolean): TargetSet
   }
   if (metaUrl === undefined) {
     if (token !== undefined) c.problem('GESTALT_TOKEN', 'is only used in meta mode; in gateway mode authenticate with GF_API_KEY and GF_API_SECRET.');
-    return { mode: 'gateway', url: c.url('CI_URL', gatewayUrl) ?? '', auth: basic };
+    const url = basic ? c.credentialedUrl('CI_URL', gatewayUrl, 'GF_API_KEY/GF_API_SECRET') : c.url('CI_URL', gatewayUrl);
+    return { mode: 'gateway', url: url ?? '', auth: basic };
   }
 
   const org = c.get('GESTALT_ORG');
@@ -182,7 +184,7 @@ function readTarget(c: Checker, command: Command, converges: boolean): TargetSet
   }
   return {
     mode: 'meta',
-    url: c.url('GESTALT_META_URL', metaUrl) ?? '',
+    url: c.credentialedUrl('GESTALT_META_URL', metaUrl, token !== undefined ? 'GESTALT_TOKEN' : 'GF_API_KEY/GF_API_SECRET') ?? '',
     org: org ?? '',
     providerId,
     gatewayUrl: c.url('GESTALT_GATEWAY_URL', c.get('GESTALT_GATEWAY_URL')),

@@ -158,9 +158,12 @@ export interface Config {
   functionsFile?: string;
   concurrency: number;
   debug: boolean;
+  /** GESTALT_HTTP_TIMEOUT: the time each try of any remote call (Gestalt, S3, STS) may take, body included. */
   http: { timeoutMs: number; retry: RetryPolicy };
   outputDir: string;
   lifecycle: LifecycleSettings;
+  /** Settings that work but deserve a word, printed before the command runs. */
+  warnings: string[];
 }
 
 /** history, rollback, promote, verify, prune, and deploy of a reviewed plan. */

@@ -146,10 +146,10 @@ async function upload(ctx: RunContext, staged: Staged[], inPlace: boolean): Prom
     async (s) => {
       const { fn, key } = s;
       try {
-        const state = inPlace ? 'present' : await packages.state(key, fn.size);
+        const state = inPlace ? 'present' : await packages.state(key, fn);
         cancellation.throwIfRequested();
         if (state === 'absent') {
-          await packages.upload(key, fn.absPath, fn.sha256);
+          await packages.upload(key, fn);
           s.upload = 'uploaded';
           s.bytesUploaded = fn.size;
           log.info(`  uploaded ${fn.relPath} (${formatBytes(fn.size)}) → ${key}`);

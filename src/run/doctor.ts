@@ -45,14 +45,15 @@ export async function runDoctor(config: Config, problems: Problem[], log: Logger
 
   let identity: Awaited<ReturnType<typeof resolveCredentials>> | undefined;
   await log.section('doctor_reach', 'Reachability (read-only)', async () => {
+    const once = { ...config.http, retry: { ...config.http.retry, attempts: 1 } };
     try {
-      identity = await resolveCredentials(config.aws, { ...config.http.retry, attempts: 1 }, log);
+      identity = await resolveCredentials(config.aws, once, log);
       check(true, `AWS credentials: ${identity.source}${identity.roleArn ? ` as ${identity.roleArn}` : ''}`);
     } catch (err) {
       check(false, `AWS credentials: ${errorMessage(err)}`);
     }
     if (identity && config.storage.bucket) {
-      const s3 = createS3Client(config.aws, config.storage, identity, 1);
+      const s3 = createS3Client(config.aws, config.storage, identity, once);
       try {
         await s3.send(new HeadBucketCommand({ Bucket: config.storage.bucket }));
         check(true, `S3 bucket s3://${config.storage.bucket} reachable with these credentials (HeadBucket)`);
