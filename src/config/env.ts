@@ -230,6 +230,8 @@ function readAws(c: Checker, job: JobContext): AwsSettings {
     durationSeconds: c.int('AWS_ROLE_DURATION_SECONDS', 3600, 900, 43200, 'the role session length in seconds'),
     roleChain,
     staticKeys: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken: c.get('AWS_SESSION_TOKEN') } : undefined,
+    // Read by doctor only (src/credentials/trust-review.ts): the role's trust policy, to review its conditions.
+    trustPolicy: c.get('GESTALT_TRUST_POLICY'),
   };
 }
 

@@ -130,6 +130,8 @@ export interface AwsSettings {
   durationSeconds: number;
   roleChain: string[];
   staticKeys?: StaticKeys;
+  /** GESTALT_TRUST_POLICY: the role's trust policy (JSON or a file), which only doctor reads. */
+  trustPolicy?: string;
 }
 
 export interface StorageSettings {

@@ -2,6 +2,7 @@ import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import type { Config } from '../config/types.js';
 import { resolveCredentials } from '../credentials/index.js';
 import { decodeClaims, formatClaims, providerHost, trustPolicy, wildcardSub } from '../credentials/diagnose.js';
+import { logTrustReview } from '../credentials/trust-review.js';
 import { EXIT, errorMessage, type ExitCode, type Problem } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { createHttpClient } from '../net/http.js';
@@ -42,8 +43,8 @@ export async function runDoctor(config: Config, problems: Problem[], log: Logger
     }
   });
 
+  let identity: Awaited<ReturnType<typeof resolveCredentials>> | undefined;
   await log.section('doctor_reach', 'Reachability (read-only)', async () => {
-    let identity;
     const once = { ...config.http, retry: { ...config.http.retry, attempts: 1 } };
     try {
       identity = await resolveCredentials(config.aws, once, log);
@@ -71,6 +72,9 @@ export async function runDoctor(config: Config, problems: Problem[], log: Logger
       }
     }
   });
+
+  const review = await log.section('doctor_trust', 'Trust policy review', async () => logTrustReview(claims, config, identity?.source === 'web-identity', log));
+  if (review) problems.push(review);
 
   if (problems.length > 0) return EXIT.config;
   return failed ? EXIT.remote : EXIT.ok;
