@@ -73,12 +73,12 @@ async function rewrite(file: string, offset = 0): Promise<void> {
   await writeFile(file, bytes);
 }
 
+/** Runs `action` at the first matching request; every later request waits for it too, so none overtakes it. */
 const onceWhen = (test: (req: IncomingMessage) => boolean, action: () => Promise<void>) => {
-  let done = false;
+  let running: Promise<void> | undefined;
   return async (req: IncomingMessage) => {
-    if (done || !test(req)) return;
-    done = true;
-    await action();
+    if (!running && test(req)) running = action();
+    await running;
   };
 };
 const isPackage = (req: IncomingMessage) => /\/packages\//.test(req.url ?? '');
