@@ -163,7 +163,9 @@ function readTarget(c: Checker, command: Command, converges: boolean): TargetSet
     c.problem('CI_URL', 'and GESTALT_META_URL are both set; set CI_URL for gateway mode (the deployment lambda) or GESTALT_META_URL for direct Meta mode, not both.');
   }
   if (gatewayUrl === undefined && metaUrl === undefined) {
-    if (command !== 'doctor') c.problem('GESTALT_META_URL', 'is not set (nor CI_URL); set GESTALT_META_URL to call Gestalt Meta directly, or CI_URL for the deployment lambda (gateway mode).');
+    // A prune that stops no environment only touches S3.
+    const needsGestalt = command !== 'doctor' && !(command === 'prune' && c.get('GESTALT_PRUNE_ENVIRONMENTS') === undefined);
+    if (needsGestalt) c.problem('GESTALT_META_URL', 'is not set (nor CI_URL); set GESTALT_META_URL to call Gestalt Meta directly, or CI_URL for the deployment lambda (gateway mode).');
     return { mode: 'gateway', url: '' };
   }
   if (metaUrl === undefined) {
