@@ -259,8 +259,6 @@ function readLifecycle(c: Checker, command: Command, job: JobContext): Lifecycle
   if (command === 'promote' && promoteFrom === undefined) c.problem('GESTALT_PROMOTE_FROM', 'is not set; name the environment whose deployment to promote, e.g. staging or review/main.');
   if (command === 'promote' && promoteFrom !== undefined && promoteFrom === job.environment) c.problem('GESTALT_PROMOTE_FROM', `names this job's own environment '${promoteFrom}'; name the environment to promote from.`);
   const planFile = c.get('GESTALT_PLAN');
-  // Not enforced yet: a deploy must not look as if it checked the reviewed plan when it does not.
-  if (planFile !== undefined) c.problem('GESTALT_PLAN', 'is not supported by this version yet (deploy cannot yet check that the plan still holds); unset it to deploy what the checkout holds.');
   if (planFile !== undefined && command === 'deploy' && !existsSync(resolve(job.projectDir, planFile))) c.problem('GESTALT_PLAN', `'${planFile}' does not exist in ${job.projectDir}; give the gestalt-plan.json the plan job wrote (as an artifact), or unset GESTALT_PLAN.`);
   return {
     historyLimit: c.int('GESTALT_HISTORY_LIMIT', 20, 2, 1000, 'the number of history entries kept per environment'),
