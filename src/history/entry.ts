@@ -1,9 +1,11 @@
 import type { PackagedFunction } from '../artifacts/functions.js';
 import type { Config } from '../config/types.js';
+import { pickGestaltSettings } from './gestalt-settings.js';
 import type { HistoryCommand, HistoryEntry, HistoryFunction } from './types.js';
 
 /** What a history entry keeps of one deployed function: enough to deploy it again without the checkout. */
 export function historyFunction(fn: PackagedFunction, packageKey: string): HistoryFunction {
+  const gestalt = pickGestaltSettings(fn);
   return {
     name: fn.name,
     file: fn.file,
@@ -19,6 +21,7 @@ export function historyFunction(fn: PackagedFunction, packageKey: string): Histo
     public: fn.public,
     env: { ...fn.env },
     ...(fn.verify ? { verify: { ...fn.verify } } : {}),
+    ...(gestalt ? { gestalt } : {}),
   };
 }
 
@@ -38,6 +41,7 @@ export function packagedFromHistory(f: HistoryFunction, source: string, name = f
     public: f.public,
     env: { ...f.env },
     ...(f.verify ? { verify: { ...f.verify } } : {}),
+    ...(f.gestalt ? pickGestaltSettings(f.gestalt) : {}),
     source,
     sha256: f.sha256,
     size: f.size,

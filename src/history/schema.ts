@@ -1,3 +1,4 @@
+import { parseGestaltSettings } from './gestalt-settings.js';
 import { InvalidRecord } from '../record/schema.js';
 import type { DeploymentHistory, HistoryCommand, HistoryEntry, HistoryFunction } from './types.js';
 
@@ -57,6 +58,8 @@ function parseFunction(f: unknown, where: string): HistoryFunction {
   if (!Array.isArray(f.methods) || !f.methods.every((m) => typeof m === 'string')) throw bad('methods');
   if (typeof f.public !== 'boolean') throw bad('public');
   if (!isObject(f.env) || !Object.values(f.env).every((v) => typeof v === 'string')) throw bad('env');
+  const gestalt = parseGestaltSettings(f.gestalt);
+  if (gestalt.bad) throw bad(gestalt.bad);
   return {
     name: f.name,
     file: f.file,
@@ -72,6 +75,7 @@ function parseFunction(f: unknown, where: string): HistoryFunction {
     public: f.public,
     env: f.env as Record<string, string>,
     ...(isObject(f.verify) ? { verify: { path: optStr(f.verify.path), method: optStr(f.verify.method), status: typeof f.verify.status === 'number' ? f.verify.status : undefined, body: optStr(f.verify.body) } } : {}),
+    ...(gestalt.settings ? { gestalt: gestalt.settings } : {}),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { VerifySpec } from '../config/types.js';
+import type { GestaltSettings, VerifySpec } from '../config/types.js';
 
 /**
  * An environment's deployments, newest first: what each successful deploy, rollback or promote put there,
@@ -21,6 +21,8 @@ export interface HistoryFunction {
   public: boolean;
   env: Record<string, string>;
   verify?: VerifySpec;
+  /** Secret mounts, schedule, headers, pre-warm, isolation and endpoint options, when any was set. */
+  gestalt?: GestaltSettings;
 }
 
 export interface HistoryEntry {
