@@ -1,80 +1,67 @@
-import { debugEnabled, loadConfig, readConfig } from './config/env.js';
-import type { Command } from './config/types.js';
-import { ConfigError, EXIT, RemoteError, errorMessage, type ExitCode } from './errors.js';
+import { debugEnabled } from './config/env.js';
+import type { Command, Config } from './config/types.js';
+import { missingCredentials } from './credentials/index.js';
+import { ConfigError, EXIT, RemoteError, errorMessage, errorMessages, type ExitCode } from './errors.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { runDeploy } from './run/deploy.js';
 import { runDoctor } from './run/doctor.js';
+import { parseArgs } from './run/help.js';
 import { runPlan } from './run/plan.js';
+import { writeInvalidReport } from './run/report.js';
 import { runStop } from './run/stop.js';
+import { validate } from './run/validate.js';
 import { VERSION } from './version.js';
 
-const COMMANDS: readonly Command[] = ['deploy', 'stop', 'plan', 'doctor'];
-
-const HELP = `gestalt-deploy ${VERSION} — deploy serverless functions to Gestalt from GitLab CI/CD
-
-Usage: gestalt-deploy <command>
-
-Commands:
-  deploy   upload changed packages to S3, create/update the functions and endpoints, record the deployment
-  stop     remove what the environment's deployment record lists, then the record
-  plan     show what deploy would do, without changing anything
-  doctor   check configuration, the ID token's claims, the IAM trust policy and reachability
-
-Options:
-  --help, -h      this text
-  --version, -v   the version
-
-Configuration comes from job variables (LAMBDA_ARTIFACTS, LAMBDA_RUNTIME, LAMBDA_API, LAMBDA_ENVIRONMENT_ID,
-S3_BUCKET_NAME, CI_URL or GESTALT_META_URL, AWS_ROLE_ARN, ...); see the README's variables table.
-Exit codes: 0 success, 1 a remote operation failed, 2 configuration or usage error (nothing was changed).
-`;
-
 export async function main(argv: string[], env: Record<string, string | undefined>, cwd: string): Promise<ExitCode> {
-  const args = argv.filter((a) => a !== '--debug');
-  if (args.includes('--help') || args.includes('-h') || args.length === 0) {
-    process.stdout.write(HELP);
-    return args.length === 0 ? EXIT.config : EXIT.ok;
-  }
-  if (args.includes('--version') || args.includes('-v')) {
-    process.stdout.write(`${VERSION}\n`);
+  const parsed = parseArgs(argv);
+  if (parsed.kind === 'print') {
+    process.stdout.write(parsed.text);
     return EXIT.ok;
   }
-  const [command, ...rest] = args;
-  if (!COMMANDS.includes(command as Command) || rest.length > 0) {
-    process.stderr.write(`gestalt-deploy: ${rest.length > 0 ? `unexpected argument '${rest[0]}'` : `unknown command '${command}'`}; use one of ${COMMANDS.join(', ')} (see --help).\n`);
+  if (parsed.kind === 'usage') {
+    process.stderr.write(`gestalt-deploy: ${parsed.message}\n${parsed.help ? `\n${parsed.help}` : ''}`);
     return EXIT.config;
   }
-  const log = createLogger({ debug: argv.includes('--debug') || debugEnabled(env), gitlab: env.GITLAB_CI === 'true' });
+  const { command } = parsed;
+  const log = createLogger({ debug: parsed.debug || debugEnabled(env), gitlab: env.GITLAB_CI === 'true' });
   try {
-    if (command === 'doctor') {
-      // doctor reports configuration problems and goes on checking what it can.
-      const { config, problems } = readConfig('doctor', env, cwd);
-      return await runDoctor(config, problems, log);
+    // Past argument parsing every run validates the same way and leaves a report, whatever happens next.
+    const validation = await validate(command, env, cwd);
+    const { config } = validation;
+    for (const w of validation.warnings) log.warn(w);
+    if (command === 'doctor') return await runDoctor(validation, log);
+    if (validation.problems.length > 0) {
+      await writeInvalidReport(config, command, validation.problems);
+      throw new ConfigError(validation.problems);
     }
-    const config = loadConfig(command as Command, env, cwd);
     log.info(`gestalt-deploy ${VERSION}: ${command} ${config.job.environment ? `environment '${config.job.environment}' ` : ''}via ${config.target.mode} mode`);
-    switch (command as Command) {
-      case 'deploy':
-        return await runDeploy(config, env, log);
-      case 'stop':
-        return await runStop(config, log);
-      case 'plan':
-        return await runPlan(config, env, log);
-    }
+    return await run(command, config, env, log);
   } catch (err) {
     return reportFailure(err, log);
   }
-  return EXIT.ok;
+}
+
+function run(command: Exclude<Command, 'doctor'>, config: Config, env: Record<string, string | undefined>, log: Logger): Promise<ExitCode> {
+  switch (command) {
+    case 'deploy':
+      return runDeploy(config, env, log);
+    case 'stop':
+      return runStop(config, log);
+    case 'plan':
+      return runPlan(config, env, log);
+  }
 }
 
 function reportFailure(err: unknown, log: Logger): ExitCode {
-  if (err instanceof ConfigError) {
-    log.error(`configuration error (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}); nothing was changed:`);
-    for (const p of err.problems) log.info(`  - ${p.variable}: ${p.message}`);
+  // No credentials anywhere shows up at the first AWS call, whichever it is: still a configuration mistake.
+  const config = err instanceof ConfigError ? err : missingCredentials(err);
+  if (config) {
+    log.error(`configuration error (${config.problems.length} problem${config.problems.length === 1 ? '' : 's'}); nothing was changed:`);
+    for (const p of config.problems) log.info(`  - ${p.variable}: ${p.message}`);
     return EXIT.config;
   }
   if (err instanceof RemoteError) {
-    log.error(err.message);
+    for (const m of errorMessages(err)) log.error(m);
     return EXIT.remote;
   }
   // Not an expected failure: say so, and keep the stack for GESTALT_DEBUG.

@@ -9,7 +9,7 @@ import type { FunctionSettings, FunctionSource } from './types.js';
 // without reading the runner's source.
 
 const SETTING_KEYS = ['runtime', 'handler', 'memory', 'cpus', 'timeout', 'public', 'methods', 'env'] as const;
-const FUNCTION_KEYS = ['artifact', 'name', ...SETTING_KEYS] as const;
+const FUNCTION_KEYS = ['artifact', 'name', 'primary', ...SETTING_KEYS] as const;
 
 type Overrides = FunctionSource['overrides'];
 
@@ -68,9 +68,13 @@ export function parseFunctionsFile(text: string, fileName: string, env: Record<s
     const nameNode = item.get('name', true) as Node | undefined;
     if (nameNode !== undefined && !(isScalar(nameNode) && typeof nameNode.value === 'string' && nameNode.value.trim())) add(nameNode, 'name: must be a non-empty string.');
     const name = isScalar(nameNode) && typeof nameNode.value === 'string' ? nameNode.value.trim() : undefined;
+    // primary: true picks the environment URL; one function only (checked once the artifacts are matched).
+    const primaryNode = item.get('primary', true) as Node | undefined;
+    if (primaryNode !== undefined && !(isScalar(primaryNode) && typeof primaryNode.value === 'boolean')) add(primaryNode, 'primary: must be true or false.');
+    const primary = isScalar(primaryNode) && primaryNode.value === true;
     // env merges with the defaults' env (a function adds variables); every other setting replaces.
     const mergedEnv = defaults.env || overrides.env ? { env: { ...defaults.env, ...overrides.env } } : {};
-    sources.push({ source: at(item), patterns, overrides: { ...defaults, ...overrides, ...mergedEnv, ...(name ? { name } : {}) } });
+    sources.push({ source: at(item), patterns, overrides: { ...defaults, ...overrides, ...mergedEnv, ...(name ? { name } : {}), ...(primary ? { primary } : {}) } });
   }
   return { sources, problems };
 }

@@ -22,7 +22,7 @@ export interface JobContext {
 /** Per-function settings; LAMBDA_* give the defaults, the functions file overrides per function. */
 export interface FunctionSettings {
   runtime?: string;
-  handler: string; // may hold {file}
+  handler?: string; // may hold {file}; unset: the package's file name, for single-file packages only
   memory: number;
   cpus: number;
   timeout: number;
@@ -35,7 +35,7 @@ export interface FunctionSettings {
 export interface FunctionSource {
   source: string; // for messages: 'LAMBDA_ARTIFACTS' or 'gestalt-deploy.yml:12'
   patterns: string[];
-  overrides: Partial<FunctionSettings> & { name?: string };
+  overrides: Partial<FunctionSettings> & { name?: string; primary?: boolean };
 }
 
 export interface BasicAuth {
@@ -103,12 +103,16 @@ export interface Config {
   environmentId?: string;
   defaults: FunctionSettings;
   nameTemplate: string;
+  /** GESTALT_ENVIRONMENT_URL_FUNCTION: the function (name or package file name) whose URL GitLab shows. */
+  environmentUrlFunction?: string;
   /** Absolute path of the per-function YAML file, when one applies. */
   functionsFile?: string;
   concurrency: number;
   debug: boolean;
   http: { timeoutMs: number; retry: RetryPolicy };
   outputDir: string;
+  /** What validation warned about (unknown variables, archives in gateway mode): logged once, kept in the report. */
+  warnings?: string[];
 }
 
 /** What turning sources into functions reads: the job (names, project dir), the defaults and the name template. */

@@ -26,10 +26,18 @@ export interface DeployResult {
   changed?: string[];
 }
 
+/** One setting plan would change: its current and its new value, as printed. */
+export interface SettingChange {
+  field: string;
+  from: string;
+  to: string;
+}
+
 export interface PlanResult {
   action: 'create' | 'update' | 'unchanged';
   endpoint: 'create' | 'existing' | 'unknown';
   changed?: string[];
+  changes?: SettingChange[];
 }
 
 export interface RemoveResult {

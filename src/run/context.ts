@@ -10,6 +10,7 @@ import { createTarget } from '../gestalt/create.js';
 import type { GestaltTarget, Placement } from '../gestalt/types.js';
 import type { RunReport } from '../reports/types.js';
 import { collectFunctions } from './functions.js';
+import { preflight } from './preflight.js';
 
 /** Everything a command talks to, built once after configuration has been validated; `timings` gets the credentials phase. */
 export interface RunContext {
@@ -48,16 +49,15 @@ export async function timed<T>(timings: Record<string, number>, phase: string, b
 
 /**
  * What deploy and plan both start from: the packages (local checks first), then the context, and the
- * environment's record read beside the Gestalt lookups.
+ * preflight (bucket, Gestalt lookups, the environment's record), all read-only, before anything is written.
  */
 export async function openDeployment(config: Config, env: Record<string, string | undefined>, log: Logger, report: RunReport, purpose: 'deploy' | 'plan') {
   const timings = report.timingsMs;
   const functions = await timed(timings, 'artifacts', () => collectFunctions(config, env, log));
   const ctx = await openContext(config, log, timings);
-  report.record = ctx.records.uri(config.job.environment);
   const placement: Placement = { api: config.api as string, environmentId: config.environmentId as string };
-  const [previous, session] = await timed(timings, 'lookup', () =>
-    log.section('lookup', `Gestalt: ${ctx.target.label}`, () => Promise.all([ctx.records.read(config.job.environment), ctx.target.open(placement, purpose)])),
+  const { previous, session } = await timed(timings, 'lookup', () =>
+    log.section('lookup', `Preflight (read-only): s3://${config.storage.bucket}, ${ctx.target.label}`, () => preflight(ctx, placement, purpose)),
   );
   return { functions, ctx, previous, session };
 }

@@ -1,12 +1,12 @@
 import type { PackagedFunction } from '../artifacts/functions.js';
 import type { Config } from '../config/types.js';
 import { EXIT, errorMessage, type ExitCode } from '../errors.js';
-import { formatBytes } from '../log/format.js';
 import type { Logger } from '../log/logger.js';
 import { mapLimit } from '../net/pool.js';
 import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
 import type { FunctionReport } from '../reports/types.js';
 import { packageKey } from '../storage/packages.js';
+import { uploadProgress, uploadSummary } from '../storage/progress.js';
 import type { DeployResult, GestaltSession } from '../gestalt/types.js';
 import { openDeployment, timed, type RunContext } from './context.js';
 import { withReport } from './report.js';
@@ -27,7 +27,8 @@ export async function runDeploy(config: Config, env: Record<string, string | und
     const { functions, ctx, previous, session } = await openDeployment(config, env, log, report, 'deploy');
     const staged = await timed(timings, 'upload', () => log.section('upload', `Upload to s3://${config.storage.bucket}/${config.storage.prefix}/packages/`, () => upload(ctx, functions)));
     await timed(timings, 'deploy', () => log.section('deploy', `Deploy ${functions.length} function(s)`, () => deployAll(ctx, session, staged, previous)));
-    await timed(timings, 'record', () => writeRecord(ctx, staged, previous));
+    // The dotenv names the record only once it is written.
+    if (await timed(timings, 'record', () => writeRecord(ctx, staged, previous))) report.record = ctx.records.uri(config.job.environment);
     report.functions = staged.map(toReport);
     return report.functions.some((f) => f.error) ? EXIT.remote : EXIT.ok;
   });
@@ -45,8 +46,9 @@ async function upload(ctx: RunContext, functions: PackagedFunction[]): Promise<S
     try {
       const state = await packages.state(key, fn.size);
       if (state === 'absent') {
-        await packages.upload(key, fn.absPath, fn.sha256);
-        log.info(`  uploaded ${fn.relPath} (${formatBytes(fn.size)}) → ${key}`);
+        const started = performance.now();
+        await packages.upload(key, fn.absPath, fn.sha256, uploadProgress({ label: fn.relPath, total: fn.size, write: (line) => log.info(line) }));
+        log.info(`  uploaded ${fn.relPath} (${uploadSummary(fn.size, performance.now() - started)}) → ${key}`);
       } else {
         if (config.storage.access === 'public') await packages.makePublic(key);
         log.info(`  unchanged ${fn.relPath}: ${key} already present, not uploaded`);
@@ -77,11 +79,11 @@ async function deployAll(ctx: RunContext, session: GestaltSession, staged: Stage
  * The record keeps what earlier deploys of this environment left (so stop removes them too) and
  * replaces the entries of functions deployed now. Nothing is written when nothing deployed.
  */
-async function writeRecord(ctx: RunContext, staged: Staged[], previous: DeploymentRecord | undefined): Promise<void> {
+async function writeRecord(ctx: RunContext, staged: Staged[], previous: DeploymentRecord | undefined): Promise<boolean> {
   const { config, records, log } = ctx;
   const now = new Date().toISOString();
   const deployed = staged.filter((s) => s.result && !s.error);
-  if (deployed.length === 0) return;
+  if (deployed.length === 0) return false;
   const fresh: RecordedFunction[] = deployed.map((s) => ({
     name: s.fn.name,
     file: s.fn.file,
@@ -112,6 +114,7 @@ async function writeRecord(ctx: RunContext, staged: Staged[], previous: Deployme
   };
   await records.write(record);
   log.info(`Deployment record: ${records.uri(config.job.environment)} (${record.functions.length} function(s))`);
+  return true;
 }
 
 function toReport(s: Staged): FunctionReport {

@@ -13,12 +13,13 @@ export async function runPlan(config: Config, env: Record<string, string | undef
   return withReport(config, 'plan', log, async (report) => {
     const timings = report.timingsMs;
     const { functions, ctx, previous, session } = await openDeployment(config, env, log, report, 'plan');
+    report.record = ctx.records.uri(config.job.environment);
     report.functions = await timed(timings, 'plan', () =>
       mapLimit(functions, config.concurrency, async (fn): Promise<FunctionReport> => {
         const key = packageKey(config.storage, fn.sha256, fn.file);
         const state = await ctx.packages.state(key, fn.size);
         const plan = await session.plan({ fn, packageKey: key, packageUrl: await ctx.packages.url(key), previous: previous?.functions.find((f) => f.name === fn.name) });
-        return { name: fn.name, file: fn.relPath, action: plan.action, endpoint: plan.endpoint, packageKey: key, sha256: fn.sha256, size: fn.size, upload: state === 'absent' ? 'would upload' : 'would skip', changed: plan.changed };
+        return { name: fn.name, file: fn.relPath, action: plan.action, endpoint: plan.endpoint, packageKey: key, sha256: fn.sha256, size: fn.size, upload: state === 'absent' ? 'would upload' : 'would skip', changed: plan.changed, changes: plan.changes };
       }),
     );
     const stale = (previous?.functions ?? []).filter((f) => !functions.some((fn) => fn.name === f.name));
@@ -26,6 +27,8 @@ export async function runPlan(config: Config, env: Record<string, string | undef
     const rows = report.functions.map((f) => [f.name, f.upload ? `${f.upload}${f.upload === 'would upload' && f.size ? ` ${formatBytes(f.size)}` : ''}` : '', f.action, f.changed?.join(', ') ?? '', f.endpoint ?? '']);
     log.info(`\nPlan for environment '${config.job.environment}' (${ctx.target.label}); nothing was changed:\n`);
     log.info(formatTable(['function', 'package', 'action', 'changes', 'endpoint'], rows));
+    const changes = report.functions.flatMap((f) => (f.changes ?? []).map((c) => `  ${f.name}  ${c.field}: ${c.from} → ${c.to}`));
+    if (changes.length > 0) log.info(`\nChanged settings (current → new):\n${changes.join('\n')}`);
     return EXIT.ok;
   });
 }

@@ -1,11 +1,13 @@
 import { RemoteError } from '../errors.js';
-import { awsErrorName, awsStatus } from '../net/aws-errors.js';
+import { awsErrorName, awsStatus, networkCode } from '../net/aws-errors.js';
 
 /** One sentence for an S3 failure: the call, the object, and what to change. */
 export function s3Failure(call: string, uri: string, err: unknown): RemoteError {
   const name = awsErrorName(err);
   const status = awsStatus(err);
   let advice: string;
+  const unreachable = networkCode(err);
+  if (unreachable) return new RemoteError(`S3 ${call} ${uri} failed: ${s3Unreachable(unreachable)}`, { cause: err });
   switch (name) {
     case 'NoSuchBucket':
       advice = 'the bucket does not exist; create it or fix S3_BUCKET_NAME (and AWS_REGION).';
@@ -38,4 +40,9 @@ export function isNotFound(err: unknown): boolean {
   const name = awsErrorName(err);
   const status = awsStatus(err);
   return name === 'NotFound' || name === 'NoSuchKey' || status === 404;
+}
+
+/** No HTTP answer from S3 at all: the endpoint (or the region that names it) is what to check. */
+export function s3Unreachable(code: string, endpoint?: string): string {
+  return `S3${endpoint ? ` at ${endpoint}` : ''} could not be reached (${code}); check AWS_ENDPOINT_URL_S3 (unset it for AWS itself) or AWS_REGION, and that the runner can reach S3.`;
 }

@@ -34,7 +34,7 @@ export class PackageStore {
   }
 
   /** Streams the file; lib-storage switches to multipart above one part, never buffering the whole file. */
-  async upload(key: string, path: string, sha256: string): Promise<void> {
+  async upload(key: string, path: string, sha256: string, onProgress?: (loaded: number) => void): Promise<void> {
     const upload = new Upload({
       client: this.s3,
       partSize: PART_SIZE,
@@ -49,6 +49,7 @@ export class PackageStore {
         ACL: this.storage.access === 'public' ? 'public-read' : undefined,
       },
     });
+    if (onProgress) upload.on('httpUploadProgress', (p) => onProgress(p.loaded ?? 0));
     try {
       await upload.done();
     } catch (err) {

@@ -82,7 +82,7 @@ describe('parseFunctionsFile: every problem carries file:line', () => {
     const { problems } = parse(lines('functions:', '  - artifact: a.zip', '    memroy: 512', 'extra: 1'));
     expect(problems).toEqual([
       { variable: `${F}:4`, message: "unknown key 'extra'; use functions: (and optionally defaults:)." },
-      { variable: `${F}:3`, message: "unknown setting 'memroy'; use artifact, name, runtime, handler, memory, cpus, timeout, public, methods, env." },
+      { variable: `${F}:3`, message: "unknown setting 'memroy'; use artifact, name, primary, runtime, handler, memory, cpus, timeout, public, methods, env." },
     ]);
   });
 

@@ -48,12 +48,13 @@ describe('lambdaPatch', () => {
   });
 
   it('makes no ops when everything managed is equal, even if the description differs', () => {
-    expect(lambdaPatch(existing(), desired)).toEqual({ ops: [], changed: [] });
+    expect(lambdaPatch(existing(), desired)).toEqual({ ops: [], changed: [], changes: [] });
   });
 
   it('replaces a changed field and brings the description along, first', () => {
     expect(lambdaPatch(existing({ memory: 256 }), desired)).toEqual({
       changed: ['memory'],
+      changes: [{ field: 'memory', from: '256', to: '512' }],
       ops: [
         { op: 'replace', path: '/description', value: 'deploy by gitlab, ref feature-x, sha 01234567' },
         { op: 'replace', path: '/properties/memory', value: 512 },
@@ -70,6 +71,19 @@ describe('lambdaPatch', () => {
       { op: 'add', path: '/description', value: desired.description },
       { op: 'add', path: '/properties/handler', value: 'hello.zip' },
     ]);
+  });
+
+  it('says each change with its current and new value: env by names only, package URLs without their query', () => {
+    const { changes } = lambdaPatch(
+      existing({ handler: undefined, env: { TOKEN: 'old-secret-value', KEEP: '1' }, package_url: 'https://b/p/aaa/hello.zip?X-Amz-Signature=abc' }),
+      { ...desired, properties: { ...desired.properties, env: { TOKEN: 'new-secret-value', ADDED: 'x' }, package_url: 'https://b/p/bbb/hello.zip' } },
+    );
+    expect(changes).toEqual([
+      { field: 'package_url', from: 'https://b/p/aaa/hello.zip', to: 'https://b/p/bbb/hello.zip' },
+      { field: 'handler', from: '(unset)', to: 'hello.zip' },
+      { field: 'env', from: '{KEEP, TOKEN}', to: '{ADDED, TOKEN}' },
+    ]);
+    expect(JSON.stringify(changes)).not.toMatch(/secret-value|Signature/);
   });
 
   it('does not repeat a description that is already right', () => {

@@ -1,5 +1,6 @@
 import type { PackagedFunction } from '../../artifacts/functions.js';
 import type { JobContext } from '../../config/types.js';
+import type { SettingChange } from '../types.js';
 import type { MetaResource, PatchOp } from './client.js';
 
 export const FAILED_STATE = 'Gestalt::Resource::State::Failed';
@@ -40,21 +41,34 @@ const MANAGED = ['package_url', 'handler', 'runtime', 'memory', 'cpus', 'timeout
  * run; the object does not). The description only travels along with a real change, so an unchanged
  * redeploy makes no write at all.
  */
-export function lambdaPatch(existing: MetaResource, desired: { description: string; properties: Record<string, unknown> }): { ops: PatchOp[]; changed: string[] } {
+export function lambdaPatch(existing: MetaResource, desired: { description: string; properties: Record<string, unknown> }): { ops: PatchOp[]; changed: string[]; changes: SettingChange[] } {
   const current = existing.properties ?? {};
   const ops: PatchOp[] = [];
   const changed: string[] = [];
+  const changes: SettingChange[] = [];
   for (const field of MANAGED) {
     const want = desired.properties[field];
     const have = current[field];
     if (same(field, have, want)) continue;
     changed.push(field);
+    changes.push({ field, from: shown(field, have), to: shown(field, want) });
     ops.push({ op: field in current ? 'replace' : 'add', path: `/properties/${field}`, value: want });
   }
   if (ops.length > 0 && existing.description !== desired.description) {
     ops.unshift({ op: existing.description === undefined ? 'add' : 'replace', path: '/description', value: desired.description });
   }
-  return { ops, changed };
+  return { ops, changed, changes };
+}
+
+/** A setting's value as plan prints it: env by names only (values may be secrets), URLs without their query. */
+function shown(field: string, value: unknown): string {
+  if (value === undefined || value === null) return '(unset)';
+  if (field === 'env') {
+    const names = value && typeof value === 'object' ? Object.keys(value).sort() : [];
+    return names.length ? `{${names.join(', ')}}` : '{}';
+  }
+  if (field === 'package_url' && typeof value === 'string') return stripQuery(value);
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 function same(field: string, have: unknown, want: unknown): boolean {

@@ -6,7 +6,7 @@ import { withRetry, type RetryPolicy } from '../../net/retry.js';
 import type { DeploymentRecord, RecordedFunction } from '../../record/types.js';
 import type { DeployRequest, DeployResult, GestaltSession, Placement, PlanResult, RemoveResult } from '../types.js';
 import { MetaError, type MetaClient, type MetaResource } from './client.js';
-import { metaFailure } from './errors.js';
+import { metaFailure, providerNotFound } from './errors.js';
 import { endpointPayload, endpointUrl, FAILED_STATE, lambdaPatch, lambdaPayload } from './lambda.js';
 
 /** What `open` read once per run: the environment, its API, and what already exists there. */
@@ -33,8 +33,8 @@ export class MetaSession implements GestaltSession {
     const existing = this.current(req.fn.name);
     const desired = lambdaPayload(req.fn, req.packageUrl, this.providerId(), this.job);
     if (!existing || existing.resource_state === FAILED_STATE) return { action: 'create', endpoint: 'create' };
-    const { changed } = lambdaPatch(existing, desired);
-    return { action: changed.length ? 'update' : 'unchanged', changed, endpoint: snap.endpointsByLambda.get(existing.id)?.length ? 'existing' : 'create' };
+    const { changed, changes } = lambdaPatch(existing, desired);
+    return { action: changed.length ? 'update' : 'unchanged', changed, changes, endpoint: snap.endpointsByLambda.get(existing.id)?.length ? 'existing' : 'create' };
   }
 
   async deploy(req: DeployRequest): Promise<DeployResult> {
@@ -174,7 +174,7 @@ export class MetaSession implements GestaltSession {
   }
 
   private providerMissing(err: MetaError): RemoteError {
-    return new RemoteError(`GESTALT_LAMBDA_PROVIDER_ID ${this.providerId()} is not a Lambda provider in org '${this.settings.org}' (Meta: ${err.metaMessage}); use the id of a Lambda provider (GET /${this.settings.org}/providers?type=Lambda).`, { cause: err });
+    return providerNotFound(this.providerId(), this.settings.org, err.metaMessage);
   }
 
   private async explainCreate(err: MetaError, name: string): Promise<Error> {
