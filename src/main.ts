@@ -28,8 +28,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
     // Past argument parsing every run validates the same way and leaves a report, whatever happens next.
     const validation = await validate(command, env, cwd);
     const { config } = validation;
-    for (const w of validation.warnings) log.warn(w);
+    // doctor lists the warnings among its checks.
     if (command === 'doctor') return await runDoctor(validation, log);
+    for (const w of validation.warnings) log.warn(w);
     if (validation.problems.length > 0) {
       await writeInvalidReport(config, command, validation.problems);
       throw new ConfigError(validation.problems);

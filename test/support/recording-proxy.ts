@@ -18,9 +18,19 @@ export interface RecordedRequest {
   status: number;
 }
 
+/** An answer the proxy gives itself instead of forwarding (e.g. what real S3 says to an anonymous request). */
+export interface CannedAnswer {
+  status: number;
+  body: string;
+}
+
 export interface RecordingProxy {
   url: string;
   requests: RecordedRequest[];
+  /** When set and it returns an answer, the request is answered with it and not forwarded. */
+  answer?: (request: RecordedRequest) => CannedAnswer | undefined;
+  /** When set, the target's answer to a request is held back this many milliseconds (a slow link). */
+  delayMs?: (request: RecordedRequest) => number;
   close(): Promise<void>;
 }
 
@@ -55,6 +65,14 @@ export async function startRecordingProxy(targetUrl: string): Promise<RecordingP
   function forward(req: IncomingMessage, res: ServerResponse): void {
     const entry = record(req);
     requests.push(entry);
+    const canned = proxy.answer?.(entry);
+    if (canned) {
+      entry.status = canned.status;
+      req.resume();
+      res.writeHead(canned.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(canned.body) });
+      res.end(req.method === 'HEAD' ? undefined : canned.body);
+      return;
+    }
     const upstream = httpRequest({
       host: target.hostname,
       port: target.port || 80,
@@ -68,10 +86,15 @@ export async function startRecordingProxy(targetUrl: string): Promise<RecordingP
     // The client sent Expect: 100-continue and waits for the target's verdict before the body.
     upstream.on('continue', () => res.writeContinue());
     upstream.on('response', (up) => {
-      entry.status = up.statusCode ?? 0;
-      res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders);
-      up.pipe(res);
-      up.on('error', () => res.destroy());
+      const pass = () => {
+        entry.status = up.statusCode ?? 0;
+        res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders);
+        up.pipe(res);
+        up.on('error', () => res.destroy());
+      };
+      const delay = proxy.delayMs?.(entry) ?? 0;
+      if (delay > 0) setTimeout(pass, delay);
+      else pass();
     });
     upstream.on('error', (err) => {
       if (res.headersSent) { res.destroy(); return; }
@@ -88,7 +111,7 @@ export async function startRecordingProxy(targetUrl: string): Promise<RecordingP
   // Without this listener Node would answer 100 Continue itself, before the target has decided.
   server.on('checkContinue', forward);
   const port = await listen(server);
-  return {
+  const proxy: RecordingProxy = {
     url: `http://127.0.0.1:${port}`,
     requests,
     async close() {
@@ -96,4 +119,5 @@ export async function startRecordingProxy(targetUrl: string): Promise<RecordingP
       agent.destroy();
     },
   };
+  return proxy;
 }

@@ -65,6 +65,17 @@ describe('parseFunctionsFile: valid files', () => {
   });
 });
 
+describe('parseFunctionsFile: primary', () => {
+  it('marks the function whose URL is the environment URL; a non-boolean is a problem; defaults cannot have it', () => {
+    const { sources, problems } = parse(lines('defaults:', '  primary: true', 'functions:', '  - artifact: a.zip', '    primary: true', '  - artifact: b.zip', '    primary: yes please', '  - artifact: c.zip'));
+    expect(sources.map((s) => s.overrides.primary)).toEqual([true, undefined, undefined]);
+    expect(problems).toEqual([
+      { variable: `${F}:2`, message: expect.stringMatching(/^unknown setting 'primary'; use runtime,/) },
+      { variable: `${F}:7`, message: 'primary: must be true or false.' },
+    ]);
+  });
+});
+
 describe('parseFunctionsFile: every problem carries file:line', () => {
   it.each([
     ['empty file', '', `${F}:1`, 'expected a mapping with a `functions:` list.'],
