@@ -16,6 +16,8 @@ import { withReport } from './report.js';
 import type { Validation } from './validate.js';
 
 const LABEL: Record<Check['status'], string> = { ok: ' ok ', fail: 'FAIL', warn: 'warn' };
+/** The variables that say where Gestalt is and how to sign in: with one of them wrong, Gestalt is not asked. */
+const TARGET_VARIABLES = ['GESTALT_META_URL', 'GESTALT_ORG', 'GF_API_KEY', 'GF_API_SECRET', 'GESTALT_TOKEN', 'CI_URL'];
 
 /**
  * Every problem deploy would report, the ID token's claims and the trust policy that admits this job, then
@@ -53,11 +55,14 @@ export async function runDoctor(validation: Validation, log: Logger): Promise<Ex
       } catch (err) {
         failed(err, 'AWS credentials: ');
       }
+      // A check whose variables are already wrong would only blame something else for them.
+      const broken = (...names: string[]) => problems.some((p) => names.includes(p.variable));
       const http = createHttpClient({ timeoutMs: Math.min(config.http.timeoutMs, 10_000), retry: { ...config.http.retry, attempts: 1 }, log });
-      const s3 = identity && config.storage.bucket ? createS3Client(config.aws, config.storage, identity, 1) : undefined;
+      const s3 = identity && !broken('S3_BUCKET_NAME', 'AWS_REGION', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3') ? createS3Client(config.aws, config.storage, identity, 1) : undefined;
       try {
         const bucketOk = s3 ? await checkBucket(s3, config.storage, config.aws).then((text) => (check('ok', text), true), (err: unknown) => (failed(err), false)) : false;
-        await gestaltChecks(config, http, log, check, failed);
+        if (broken(...TARGET_VARIABLES)) log.info('  Gestalt: not checked until the configuration problems above are fixed.');
+        else await gestaltChecks(config, http, log, check, failed);
         if (s3 && bucketOk) await packageChecks(validation, s3, http, check, failed);
       } finally {
         s3?.destroy();

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startMetaEmulator, type LoggedRequest, type MetaEmulator } from '../support/meta-emulator.js';
+import type { LoggedRequest, MetaEmulator } from '../support/meta-emulator.js';
 import { assertNoSecrets, makeProject, runCli, type CliResult } from '../support/run-cli.js';
-import { AWS_SECRET, GF_SECRET, freshBucket, projectWithPackages, s3Env, startS3Stack, type S3Stack } from './setup.js';
+import { AWS_SECRET, GF_SECRET, freshBucket, metaVars, projectWithPackages, s3Env, startS3Stack, startSeededMeta, type S3Stack } from './setup.js';
 
 const GATEWAY = 'https://gw.example.test';
 let stack: S3Stack;
@@ -22,10 +22,7 @@ afterAll(async () => {
   assertNoSecrets(outputs.flatMap((o) => [o.output, o.files.env, JSON.stringify(o.files.json ?? {})]), [AWS_SECRET, GF_SECRET, basic, 'bearer-token-123456']);
 });
 beforeEach(async () => {
-  meta = await startMetaEmulator({ apiKeys: { 'gf-key': GF_SECRET }, bearerTokens: ['bearer-token-123456'], gatewayUrl: GATEWAY });
-  envId = meta.seedEnvironment({ name: 'dev' });
-  meta.seedApi(envId, { name: 'dev1' });
-  providerId = meta.seedLambdaProvider();
+  ({ meta, envId, providerId } = await startSeededMeta({ bearerTokens: ['bearer-token-123456'], gatewayUrl: GATEWAY }));
   bucket = await freshBucket(stack);
   meta.clearRequests();
 });
@@ -34,20 +31,7 @@ afterEach(async () => {
 });
 
 function metaEnv(dir: string, extra: Record<string, string | undefined> = {}) {
-  return s3Env(stack, bucket, {
-    CI_PROJECT_DIR: dir,
-    GESTALT_META_URL: meta.url,
-    GESTALT_ORG: 'root',
-    GESTALT_LAMBDA_PROVIDER_ID: providerId,
-    GF_API_KEY: 'gf-key',
-    GF_API_SECRET: GF_SECRET,
-    LAMBDA_ARTIFACTS: 'dist/*.zip',
-    LAMBDA_RUNTIME: 'nodejs',
-    LAMBDA_HANDLER: 'index.handler',
-    LAMBDA_API: 'dev1',
-    LAMBDA_ENVIRONMENT_ID: envId,
-    ...extra,
-  });
+  return s3Env(stack, bucket, { CI_PROJECT_DIR: dir, ...metaVars({ meta, envId, providerId }), ...extra });
 }
 
 async function run(args: string[], env: Record<string, string | undefined>, cwd: string): Promise<CliResult> {

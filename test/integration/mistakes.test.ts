@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGatewayFake, type GatewayFake } from '../support/gateway-fake.js';
 import { runCaptured } from '../support/loopback.js';
-import { startMetaEmulator, type MetaEmulator } from '../support/meta-emulator.js';
+import type { MetaEmulator } from '../support/meta-emulator.js';
 import { assertNoSecrets, CLI_PATH, runCli, type CliResult } from '../support/run-cli.js';
-import { AWS_SECRET, GF_SECRET, freshBucket, projectWithPackages, s3Env, startS3Stack, type S3Stack } from './setup.js';
+import { AWS_SECRET, GF_SECRET, freshBucket, metaVars, projectWithPackages, s3Env, startS3Stack, startSeededMeta, type S3Stack } from './setup.js';
 
 // The first-time mistakes of the README's troubleshooting table, made for real: each row is run, its sentence
 // must appear, its exit code must be the one the table gives, and where the run fails nothing may have been
@@ -46,10 +46,7 @@ beforeAll(async () => {
   stack = await startS3Stack();
   gw = await startGatewayFake();
   gw.knownApis.add('dev1');
-  meta = await startMetaEmulator({ apiKeys: { 'gf-key': GF_SECRET }, gatewayUrl: 'https://gw.example.test' });
-  envId = meta.seedEnvironment({ name: 'dev' });
-  meta.seedApi(envId, { name: 'dev1' });
-  providerId = meta.seedLambdaProvider();
+  ({ meta, envId, providerId } = await startSeededMeta({ gatewayUrl: 'https://gw.example.test' }));
 });
 afterAll(async () => {
   await meta.close();
@@ -64,20 +61,7 @@ beforeEach(async () => {
 });
 
 function metaEnv(dir: string, extra: Record<string, string | undefined> = {}): Record<string, string> {
-  return s3Env(stack, bucket, {
-    CI_PROJECT_DIR: dir,
-    GESTALT_META_URL: meta.url,
-    GESTALT_ORG: 'root',
-    GESTALT_LAMBDA_PROVIDER_ID: providerId,
-    GF_API_KEY: 'gf-key',
-    GF_API_SECRET: GF_SECRET,
-    LAMBDA_ARTIFACTS: 'dist/*.zip',
-    LAMBDA_RUNTIME: 'nodejs',
-    LAMBDA_HANDLER: '{basename}.js;handler',
-    LAMBDA_API: 'dev1',
-    LAMBDA_ENVIRONMENT_ID: envId,
-    ...extra,
-  });
+  return s3Env(stack, bucket, { CI_PROJECT_DIR: dir, ...metaVars({ meta, envId, providerId }, '{basename}.js;handler'), ...extra });
 }
 
 const UNKNOWN_ID = '5a1f0f3e-0000-4000-8000-000000000000';

@@ -2,9 +2,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startGatewayFake, type GatewayFake } from '../support/gateway-fake.js';
-import { startMetaEmulator, type MetaEmulator } from '../support/meta-emulator.js';
+import type { MetaEmulator } from '../support/meta-emulator.js';
 import { assertNoSecrets, makeProject, runCli, type CliResult } from '../support/run-cli.js';
-import { AWS_SECRET, GF_SECRET, LAMBDA_VARS, freshBucket, projectWithPackages, s3Env, s3Writes, startS3Stack, type S3Stack } from './setup.js';
+import { AWS_SECRET, GF_SECRET, LAMBDA_VARS, freshBucket, metaVars, projectWithPackages, s3Env, s3Writes, startS3Stack, startSeededMeta, type S3Stack } from './setup.js';
 
 // What deploy, plan and doctor check before anything is written, and what they say about it: several causes
 // at once, a provider of the wrong kind, STS out of reach; what plan shows of each change; which function's URL
@@ -26,10 +26,7 @@ afterAll(async () => {
   assertNoSecrets(outputs.flatMap((o) => [o.output, o.files.env, JSON.stringify(o.files.json ?? {})]), [AWS_SECRET, GF_SECRET, 'value-never-shown']);
 });
 beforeEach(async () => {
-  meta = await startMetaEmulator({ apiKeys: { 'gf-key': GF_SECRET }, gatewayUrl: GATEWAY });
-  envId = meta.seedEnvironment({ name: 'dev' });
-  meta.seedApi(envId, { name: 'dev1' });
-  providerId = meta.seedLambdaProvider();
+  ({ meta, envId, providerId } = await startSeededMeta({ gatewayUrl: GATEWAY }));
   bucket = await freshBucket(stack);
   stack.proxy.delayMs = undefined;
 });
@@ -38,19 +35,7 @@ afterEach(async () => {
 });
 
 function metaEnv(dir: string, extra: Record<string, string | undefined> = {}) {
-  return s3Env(stack, bucket, {
-    CI_PROJECT_DIR: dir,
-    GESTALT_META_URL: meta.url,
-    GESTALT_ORG: 'root',
-    GESTALT_LAMBDA_PROVIDER_ID: providerId,
-    GESTALT_GATEWAY_URL: GATEWAY,
-    GF_API_KEY: 'gf-key',
-    GF_API_SECRET: GF_SECRET,
-    ...LAMBDA_VARS,
-    LAMBDA_HANDLER: '{basename}.js;handler',
-    LAMBDA_ENVIRONMENT_ID: envId,
-    ...extra,
-  });
+  return s3Env(stack, bucket, { CI_PROJECT_DIR: dir, ...metaVars({ meta, envId, providerId }, '{basename}.js;handler'), GESTALT_GATEWAY_URL: GATEWAY, ...extra });
 }
 
 async function run(args: string[], env: Record<string, string | undefined>, cwd: string): Promise<CliResult> {

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { startS3, type S3Server } from '../support/s3-server.js';
 import { startRecordingProxy, type RecordingProxy } from '../support/recording-proxy.js';
+import { startMetaEmulator, type MetaEmulator, type MetaEmulatorOptions } from '../support/meta-emulator.js';
 import { jobEnv, makeProject } from '../support/run-cli.js';
 
 // Shared by the integration files: one S3 stand-in per file behind a recording proxy (so tests can
@@ -76,4 +77,27 @@ export function s3Env(stack: S3Stack, bucket: string, extra: Record<string, stri
 /** S3 write calls (PUT/POST/DELETE) the runner sent through the proxy since `from`. */
 export function s3Writes(stack: S3Stack, from = 0) {
   return stack.proxy.requests.slice(from).filter((r) => r.method !== 'GET' && r.method !== 'HEAD');
+}
+
+/** A Meta emulator with the key pair gf-key/GF_SECRET, one environment with the API dev1, and a Lambda provider. */
+export async function startSeededMeta(opts: MetaEmulatorOptions = {}): Promise<{ meta: MetaEmulator; envId: string; providerId: string }> {
+  const meta = await startMetaEmulator({ apiKeys: { 'gf-key': GF_SECRET }, ...opts });
+  const envId = meta.seedEnvironment({ name: 'dev' });
+  meta.seedApi(envId, { name: 'dev1' });
+  const providerId = meta.seedLambdaProvider();
+  return { meta, envId, providerId };
+}
+
+/** The variables of a complete meta-mode job against a seeded emulator, for dist/*.zip. */
+export function metaVars(seeded: { meta: { url: string }; envId: string; providerId: string }, handler = 'index.handler'): Record<string, string> {
+  return {
+    GESTALT_META_URL: seeded.meta.url,
+    GESTALT_ORG: 'root',
+    GESTALT_LAMBDA_PROVIDER_ID: seeded.providerId,
+    GF_API_KEY: 'gf-key',
+    GF_API_SECRET: GF_SECRET,
+    ...LAMBDA_VARS,
+    LAMBDA_HANDLER: handler,
+    LAMBDA_ENVIRONMENT_ID: seeded.envId,
+  };
 }
