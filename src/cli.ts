@@ -1,5 +1,7 @@
 import { redactor } from './log/redact.js';
 import { main } from './main.js';
+import { EXIT } from './errors.js';
+import { CANCEL_GRACE_MS, cancellation } from './net/cancel.js';
 
 // The SDK warns on Node 20 about future releases; that is noise in a CI log, not something the user can act on here.
 process.removeAllListeners('warning');
@@ -12,6 +14,16 @@ process.on('warning', (w) => {
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;
+  });
+}
+
+// GitLab cancels a job with SIGTERM: stop starting changes, finish or abort what is in flight, write the record
+// and reports, then exit 143 (130 for SIGINT). A second signal means "now".
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (cancellation.signal) process.exit(signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
+    process.stderr.write(`gestalt-deploy: ${signal} received; finishing what is in flight (at most ${CANCEL_GRACE_MS / 1000} s), then writing the record and reports.\n`);
+    cancellation.request(signal);
   });
 }
 

@@ -1,5 +1,6 @@
-// The three outcomes DESIGN.md promises: 0 success, 1 a remote operation failed, 2 configuration/usage error.
-export const EXIT = { ok: 0, remote: 1, config: 2 } as const;
+// The documented exit codes: 0 success, 1 a remote operation failed, 2 configuration/usage error, and the shell's
+// 128 + signal number when the job was cancelled (130 SIGINT, 143 SIGTERM).
+export const EXIT = { ok: 0, remote: 1, config: 2, sigint: 130, sigterm: 143 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** One configuration problem: which variable (or file:line), and a sentence saying what to change. */

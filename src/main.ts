@@ -1,15 +1,20 @@
 import { debugEnabled } from './config/env.js';
-import type { Command, Config } from './config/types.js';
+import type { Config } from './config/types.js';
 import { missingCredentials } from './credentials/index.js';
 import { ConfigError, EXIT, RemoteError, errorMessage, errorMessages, type ExitCode } from './errors.js';
 import { createLogger, type Logger } from './log/logger.js';
+import { CancelledError } from './net/cancel.js';
 import { runDeploy } from './run/deploy.js';
 import { runDoctor } from './run/doctor.js';
-import { parseArgs } from './run/help.js';
+import { parseArgs, type OfferedCommand } from './run/help.js';
 import { runPlan } from './run/plan.js';
 import { writeInvalidReport } from './run/report.js';
 import { runStop } from './run/stop.js';
+import { runHistory } from './run/history.js';
+import { runPromote } from './run/promote.js';
+import { runRollback } from './run/rollback.js';
 import { validate } from './run/validate.js';
+import { runVerify } from './run/verify.js';
 import { VERSION } from './version.js';
 
 export async function main(argv: string[], env: Record<string, string | undefined>, cwd: string): Promise<ExitCode> {
@@ -42,7 +47,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
   }
 }
 
-function run(command: Exclude<Command, 'doctor'>, config: Config, env: Record<string, string | undefined>, log: Logger): Promise<ExitCode> {
+function run(command: Exclude<OfferedCommand, 'doctor'>, config: Config, env: Record<string, string | undefined>, log: Logger): Promise<ExitCode> {
   switch (command) {
     case 'deploy':
       return runDeploy(config, env, log);
@@ -50,6 +55,14 @@ function run(command: Exclude<Command, 'doctor'>, config: Config, env: Record<st
       return runStop(config, log);
     case 'plan':
       return runPlan(config, env, log);
+    case 'history':
+      return runHistory(config, log);
+    case 'rollback':
+      return runRollback(config, log);
+    case 'promote':
+      return runPromote(config, log);
+    case 'verify':
+      return runVerify(config, log);
   }
 }
 
@@ -60,6 +73,10 @@ function reportFailure(err: unknown, log: Logger): ExitCode {
     log.error(`configuration error (${config.problems.length} problem${config.problems.length === 1 ? '' : 's'}); nothing was changed:`);
     for (const p of config.problems) log.info(`  - ${p.variable}: ${p.message}`);
     return EXIT.config;
+  }
+  if (err instanceof CancelledError) {
+    log.warn(`Cancelled by ${err.signal} before any change was started.`);
+    return err.signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
   }
   if (err instanceof RemoteError) {
     for (const m of errorMessages(err)) log.error(m);

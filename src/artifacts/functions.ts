@@ -1,6 +1,6 @@
 import { basename, extname } from 'node:path';
 import type { Problem } from '../errors.js';
-import type { FunctionInputs, FunctionSettings, FunctionSource, JobContext } from '../config/types.js';
+import type { FunctionInputs, FunctionSettings, FunctionSource, GestaltSettings, JobContext } from '../config/types.js';
 import { mapLimit } from '../net/pool.js';
 import { hashFile, matchFiles } from './files.js';
 
@@ -70,6 +70,8 @@ export async function resolveFunctions(config: FunctionInputs, sources: Function
         methods: settings.methods,
         public: settings.public,
         env: settings.env,
+        ...gestaltSettings(settings),
+        ...(settings.verify ? { verify: settings.verify } : {}),
         source: src.source,
       });
     }
@@ -88,6 +90,12 @@ export async function resolveFunctions(config: FunctionInputs, sources: Function
 
 export async function hashFunctions(functions: FunctionSpec[], limit: number): Promise<PackagedFunction[]> {
   return mapLimit(functions, limit, async (fn) => ({ ...fn, ...(await hashFile(fn.absPath)) }));
+}
+
+/** The meta-only settings that are set, so a spec without them looks exactly as before. */
+function gestaltSettings(s: GestaltSettings): GestaltSettings {
+  const { secrets, schedule, headers, preWarm, isolate, endpoint } = s;
+  return definedOnly({ secrets, schedule, headers, preWarm, isolate, endpoint });
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

@@ -5,7 +5,7 @@ import { ConfigError, type Problem } from '../errors.js';
 import { redactor } from '../log/redact.js';
 import { DEFAULT_RETRY } from '../net/retry.js';
 import { Checker, FQON_RE, HTTP_METHODS, isHttpMethod, ROLE_ARN_RE, splitList, TRUE_WORDS } from './checks.js';
-import type { AwsSettings, BasicAuth, Command, Config, JobContext, PackageAccess, StorageSettings, TargetSettings } from './types.js';
+import type { AwsSettings, BasicAuth, Command, Config, JobContext, LifecycleSettings, PackageAccess, StorageSettings, TargetSettings } from './types.js';
 
 export const DEFAULT_NAME_TEMPLATE = '{project}/{ref}/{file}';
 export const NAME_TOKENS = ['project', 'project_path', 'ref', 'file', 'basename', 'env'] as const;
@@ -27,10 +27,12 @@ export function loadConfig(command: Command, env: Record<string, string | undefi
 export function readConfig(command: Command, env: Record<string, string | undefined>, cwd: string): { config: Config; problems: Problem[] } {
   const c = new Checker(env);
   const writes = command === 'deploy' || command === 'plan';
+  // Commands that create or change functions from a history entry instead of the checkout.
+  const converges = writes || command === 'rollback' || command === 'promote';
   registerSecrets(env);
 
   const job = readJob(c, command, cwd);
-  const target = readTarget(c, command);
+  const target = readTarget(c, command, converges);
   const aws = readAws(c, job);
   const storage = readStorage(c, job);
 
@@ -54,8 +56,8 @@ export function readConfig(command: Command, env: Record<string, string | undefi
 
   const api = c.get('LAMBDA_API');
   const environmentId = c.uuid('LAMBDA_ENVIRONMENT_ID', c.get('LAMBDA_ENVIRONMENT_ID'), 'Gestalt environment id');
-  if (writes && api === undefined) c.problem('LAMBDA_API', 'is not set; name the Gestalt API the endpoints go under (its name is part of the public URL).');
-  if (writes && c.get('LAMBDA_ENVIRONMENT_ID') === undefined) c.problem('LAMBDA_ENVIRONMENT_ID', 'is not set; give the UUID of the Gestalt environment to deploy into.');
+  if ((writes || command === 'promote') && api === undefined) c.problem('LAMBDA_API', 'is not set; name the Gestalt API the endpoints go under (its name is part of the public URL).');
+  if ((writes || command === 'promote') && c.get('LAMBDA_ENVIRONMENT_ID') === undefined) c.problem('LAMBDA_ENVIRONMENT_ID', 'is not set; give the UUID of the Gestalt environment to deploy into.');
 
   const defaults = {
     runtime: c.get('LAMBDA_RUNTIME'),
@@ -105,6 +107,7 @@ export function readConfig(command: Command, env: Record<string, string | undefi
       retry: { ...DEFAULT_RETRY, attempts: c.int('GESTALT_RETRY_ATTEMPTS', DEFAULT_RETRY.attempts, 1, 10, 'the number of tries per call') },
     },
     outputDir: cwd,
+    lifecycle: readLifecycle(c, command, job),
   };
   return { config, problems: c.problems };
 }
@@ -137,14 +140,14 @@ function registerSecrets(env: Record<string, string | undefined>): void {
 }
 
 function readJob(c: Checker, command: Command, cwd: string): JobContext {
-  const need = command === 'deploy' || command === 'plan';
+  const need = ['deploy', 'plan', 'rollback', 'promote'].includes(command);
   const req = (name: string) => (need ? c.required(name, 'GitLab sets it in every job; outside GitLab set it by hand.') : (c.get(name) ?? ''));
   const projectName = req('CI_PROJECT_NAME');
   const projectPath = req('CI_PROJECT_PATH');
   const ref = req('CI_COMMIT_REF_SLUG');
   const sha = req('CI_COMMIT_SHA');
   const environment = c.get('CI_ENVIRONMENT_NAME') ?? '';
-  if (environment === '' && command !== 'doctor') {
+  if (environment === '' && command !== 'doctor' && command !== 'prune') {
     c.problem('CI_ENVIRONMENT_NAME', `is not set; give the job an environment (environment: name: review/$CI_COMMIT_REF_SLUG) so ${command} knows which deployment record to use.`);
   }
   const projectDir = resolve(cwd, c.get('CI_PROJECT_DIR') ?? '.');
@@ -165,7 +168,7 @@ function readJob(c: Checker, command: Command, cwd: string): JobContext {
   };
 }
 
-function readTarget(c: Checker, command: Command): TargetSettings {
+function readTarget(c: Checker, command: Command, converges: boolean): TargetSettings {
   const gatewayUrl = c.get('CI_URL');
   const metaUrl = c.get('GESTALT_META_URL');
   const key = c.get('GF_API_KEY');
@@ -194,7 +197,7 @@ function readTarget(c: Checker, command: Command): TargetSettings {
   if (token !== undefined && basic !== undefined) c.problem('GESTALT_TOKEN', 'and GF_API_KEY/GF_API_SECRET are both set; keep one way to authenticate to Meta.');
   if (token === undefined && basic === undefined) c.problem('GF_API_KEY', 'is not set (nor GESTALT_TOKEN); meta mode needs GF_API_KEY + GF_API_SECRET or a bearer GESTALT_TOKEN.');
   const providerId = c.uuid('GESTALT_LAMBDA_PROVIDER_ID', c.get('GESTALT_LAMBDA_PROVIDER_ID'), 'Lambda provider id');
-  if ((command === 'deploy' || command === 'plan') && c.get('GESTALT_LAMBDA_PROVIDER_ID') === undefined) {
+  if (converges && c.get('GESTALT_LAMBDA_PROVIDER_ID') === undefined) {
     c.problem('GESTALT_LAMBDA_PROVIDER_ID', 'is not set; give the UUID of the Gestalt Lambda provider new functions run on.');
   }
   return {
@@ -260,6 +263,32 @@ function readStorage(c: Checker, job: JobContext): StorageSettings {
     forcePathStyle: c.bool('S3_FORCE_PATH_STYLE', false),
     access,
     presignSeconds: c.int('GESTALT_PRESIGN_EXPIRES', 604800, 60, 604800, 'the presigned URL lifetime in seconds'),
+  };
+}
+
+function readLifecycle(c: Checker, command: Command, job: JobContext): LifecycleSettings {
+  const rollbackTo = c.get('GESTALT_ROLLBACK_TO');
+  if (rollbackTo !== undefined && !/^[1-9]\d{0,8}$|^[0-9a-fA-F]{7,40}$/.test(rollbackTo)) {
+    c.problem('GESTALT_ROLLBACK_TO', `'${rollbackTo}' is neither a history number (see gestalt-deploy history) nor a commit SHA of at least 7 hex digits.`);
+  }
+  const promoteFrom = c.get('GESTALT_PROMOTE_FROM');
+  if (command === 'promote' && promoteFrom === undefined) c.problem('GESTALT_PROMOTE_FROM', 'is not set; name the environment whose deployment to promote, e.g. staging or review/main.');
+  if (command === 'promote' && promoteFrom !== undefined && promoteFrom === job.environment) c.problem('GESTALT_PROMOTE_FROM', `names this job's own environment '${promoteFrom}'; name the environment to promote from.`);
+  const planFile = c.get('GESTALT_PLAN');
+  // Not enforced yet: a deploy must not look as if it checked the reviewed plan when it does not.
+  if (planFile !== undefined) c.problem('GESTALT_PLAN', 'is not supported by this version yet (deploy cannot yet check that the plan still holds); unset it to deploy what the checkout holds.');
+  if (planFile !== undefined && command === 'deploy' && !existsSync(resolve(job.projectDir, planFile))) c.problem('GESTALT_PLAN', `'${planFile}' does not exist in ${job.projectDir}; give the gestalt-plan.json the plan job wrote (as an artifact), or unset GESTALT_PLAN.`);
+  return {
+    historyLimit: c.int('GESTALT_HISTORY_LIMIT', 20, 2, 1000, 'the number of history entries kept per environment'),
+    rollbackTo,
+    promoteFrom,
+    verifyTimeoutSeconds: c.int('GESTALT_VERIFY_TIMEOUT', 60, 1, 3600, 'how long verify retries, in seconds'),
+    verifyRollback: c.bool('GESTALT_VERIFY_ROLLBACK', false),
+    pruneEnvironments: splitList(c.get('GESTALT_PRUNE_ENVIRONMENTS')),
+    prunePackagesDays: c.int('GESTALT_PRUNE_PACKAGES_DAYS', 30, 0, 36500, 'the age in days before an unreferenced package is deleted'),
+    pruneAfterDays: c.int('GESTALT_PRUNE_AFTER_DAYS', 14, 0, 36500, 'the days without a deploy before prune stops an environment'),
+    dryRun: false,
+    planFile: planFile === undefined ? undefined : resolve(job.projectDir, planFile),
   };
 }
 

@@ -2,28 +2,37 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
 import type { Problem } from '../errors.js';
-import { HTTP_METHODS, isHttpMethod } from './checks.js';
+import { isHttpMethod } from './checks.js';
+import { readBool, readEndpoint, readHeaders, readMethods, readPreWarm, readSchedule, readSecrets, type YamlContext } from './gestalt-keys.js';
 import type { FunctionSettings, FunctionSource } from './types.js';
 
 // gestalt-deploy.yml: functions one by one. Every problem names file:line, so a typo is found
 // without reading the runner's source.
 
-const SETTING_KEYS = ['runtime', 'handler', 'memory', 'cpus', 'timeout', 'public', 'methods', 'env'] as const;
-const FUNCTION_KEYS = ['artifact', 'name', 'primary', ...SETTING_KEYS] as const;
+// Keys that become Gestalt lambda/endpoint properties only meta mode can set (the deployment lambda ignores them).
+const META_ONLY_KEYS = ['secrets', 'schedule', 'headers', 'pre_warm', 'isolate', 'endpoint'] as const;
+const SETTING_KEYS = ['runtime', 'handler', 'memory', 'cpus', 'timeout', 'public', 'methods', 'env', ...META_ONLY_KEYS] as const;
+const FUNCTION_KEYS = ['artifact', 'name', 'primary', 'verify', ...SETTING_KEYS] as const;
 
 type Overrides = FunctionSource['overrides'];
 
-export async function readFunctionsFile(path: string, env: Record<string, string | undefined>): Promise<{ sources: FunctionSource[]; problems: Problem[] }> {
-  const text = await readFile(path, 'utf8');
-  return parseFunctionsFile(text, basename(path), env);
+export interface ParseOptions {
+  /** gateway: the meta-only keys are problems, since the deployment lambda would silently ignore them. */
+  mode?: 'meta' | 'gateway';
 }
 
-export function parseFunctionsFile(text: string, fileName: string, env: Record<string, string | undefined>): { sources: FunctionSource[]; problems: Problem[] } {
+export async function readFunctionsFile(path: string, env: Record<string, string | undefined>, options: ParseOptions = {}): Promise<{ sources: FunctionSource[]; problems: Problem[] }> {
+  const text = await readFile(path, 'utf8');
+  return parseFunctionsFile(text, basename(path), env, options);
+}
+
+export function parseFunctionsFile(text: string, fileName: string, env: Record<string, string | undefined>, options: ParseOptions = {}): { sources: FunctionSource[]; problems: Problem[] } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const problems: Problem[] = [];
   const at = (node: Node | null | undefined) => `${fileName}:${node?.range ? lines.linePos(node.range[0]).line : 1}`;
   const add = (node: Node | null | undefined, message: string) => problems.push({ variable: at(node), message });
+  const ctx: YamlContext = { add, at };
 
   for (const err of doc.errors) {
     problems.push({ variable: `${fileName}:${lines.linePos(err.pos[0]).line}`, message: `YAML syntax: ${err.message.split('\n')[0]}` });
@@ -40,7 +49,7 @@ export function parseFunctionsFile(text: string, fileName: string, env: Record<s
     if (key !== 'functions' && key !== 'defaults') add(pair.key as Node, `unknown key '${key}'; use functions: (and optionally defaults:).`);
   }
   const defaultsNode = root.get('defaults', true) as Node | undefined;
-  const defaults = isMap(defaultsNode) ? readSettings(defaultsNode, [...SETTING_KEYS], add, env) : {};
+  const defaults = isMap(defaultsNode) ? readSettings(defaultsNode, [...SETTING_KEYS], ctx, env, options) : {};
   if (defaultsNode !== undefined && !isMap(defaultsNode)) add(defaultsNode, 'defaults: must be a mapping of function settings.');
 
   const list = root.get('functions', true) as Node | undefined;
@@ -54,7 +63,7 @@ export function parseFunctionsFile(text: string, fileName: string, env: Record<s
       add(item, 'each function must be a mapping with artifact: and optional settings.');
       continue;
     }
-    const overrides = readSettings(item, [...FUNCTION_KEYS], add, env);
+    const overrides = readSettings(item, [...FUNCTION_KEYS], ctx, env, options);
     const artifactNode = item.get('artifact', true) as Node | undefined;
     const patterns = isScalar(artifactNode) && typeof artifactNode.value === 'string'
       ? [artifactNode.value]
@@ -72,14 +81,16 @@ export function parseFunctionsFile(text: string, fileName: string, env: Record<s
     const primaryNode = item.get('primary', true) as Node | undefined;
     if (primaryNode !== undefined && !(isScalar(primaryNode) && typeof primaryNode.value === 'boolean')) add(primaryNode, 'primary: must be true or false.');
     const primary = isScalar(primaryNode) && primaryNode.value === true;
-    // env merges with the defaults' env (a function adds variables); every other setting replaces.
+    // env and endpoint merge with the defaults' (a function adds variables or options); every other setting replaces.
     const mergedEnv = defaults.env || overrides.env ? { env: { ...defaults.env, ...overrides.env } } : {};
-    sources.push({ source: at(item), patterns, overrides: { ...defaults, ...overrides, ...mergedEnv, ...(name ? { name } : {}), ...(primary ? { primary } : {}) } });
+    const mergedEndpoint = defaults.endpoint || overrides.endpoint ? { endpoint: { ...defaults.endpoint, ...overrides.endpoint } } : {};
+    sources.push({ source: at(item), patterns, overrides: { ...defaults, ...overrides, ...mergedEnv, ...mergedEndpoint, ...(name ? { name } : {}), ...(primary ? { primary } : {}) } });
   }
   return { sources, problems };
 }
 
-function readSettings(map: YAMLMap, allowed: string[], add: (node: Node | null | undefined, message: string) => void, env: Record<string, string | undefined>): Overrides {
+function readSettings(map: YAMLMap, allowed: string[], ctx: YamlContext, env: Record<string, string | undefined>, options: ParseOptions): Overrides {
+  const { add } = ctx;
   const out: Partial<FunctionSettings> = {};
   for (const pair of map.items) {
     const keyNode = pair.key as Node;
@@ -88,6 +99,10 @@ function readSettings(map: YAMLMap, allowed: string[], add: (node: Node | null |
     const value = isScalar(node) ? node.value : undefined;
     if (!allowed.includes(key)) {
       add(keyNode, `unknown setting '${key}'; use ${allowed.join(', ')}.`);
+      continue;
+    }
+    if (options.mode === 'gateway' && (META_ONLY_KEYS as readonly string[]).includes(key)) {
+      add(keyNode, `${key}: has no effect in gateway mode (the deployment lambda builds the lambda and endpoint itself); remove it or use meta mode (GESTALT_META_URL).`);
       continue;
     }
     switch (key) {
@@ -110,11 +125,51 @@ function readSettings(map: YAMLMap, allowed: string[], add: (node: Node | null |
         else add(node, 'public: must be true or false.');
         break;
       case 'methods': {
-        const items = isSeq(node) ? node.items.map((n) => (isScalar(n) ? String(n.value).toUpperCase() : '')) : undefined;
-        if (!items || items.length === 0 || items.some((m) => !isHttpMethod(m))) add(node, `methods: must be a list of HTTP methods from ${HTTP_METHODS.join(', ')}.`);
-        else out.methods = items;
+        const endpointNode: unknown = map.get('endpoint', true);
+        if (isMap(endpointNode) && endpointNode.has('methods')) {
+          add(keyNode, 'methods: is also set under endpoint:; keep one of them.');
+          break;
+        }
+        const items = readMethods(node, 'methods', ctx);
+        if (items) out.methods = items;
         break;
       }
+      case 'isolate': {
+        const v = readBool(node, 'isolate', ctx);
+        if (v !== undefined) out.isolate = v;
+        break;
+      }
+      case 'pre_warm': {
+        const v = readPreWarm(node, ctx);
+        if (v !== undefined) out.preWarm = v;
+        break;
+      }
+      case 'headers': {
+        const v = readHeaders(node, ctx);
+        if (v) out.headers = v;
+        break;
+      }
+      case 'schedule': {
+        const v = readSchedule(node, ctx);
+        if (v) out.schedule = v;
+        break;
+      }
+      case 'secrets': {
+        const envNode = map.get('env', true);
+        const envNames = new Set(isMap(envNode) ? envNode.items.map((p) => (isScalar(p.key) ? String(p.key.value) : '')) : []);
+        const v = readSecrets(node, ctx, envNames);
+        if (v) out.secrets = v;
+        break;
+      }
+      case 'endpoint': {
+        const v = readEndpoint(node, ctx);
+        if (v?.endpoint) out.endpoint = v.endpoint;
+        if (v?.methods) out.methods = v.methods;
+        break;
+      }
+      case 'verify':
+        out.verify = readVerify(node, add);
+        break;
       case 'env': {
         if (!isMap(node)) {
           add(node, 'env: must be a mapping of NAME: value strings.');
@@ -134,6 +189,25 @@ function readSettings(map: YAMLMap, allowed: string[], add: (node: Node | null |
     }
   }
   return out;
+}
+
+function readVerify(node: Node | null, add: (node: Node | null | undefined, message: string) => void): FunctionSettings['verify'] {
+  if (!isMap(node)) {
+    add(node, 'verify: must be a mapping with path, method, status and/or body.');
+    return undefined;
+  }
+  const spec: NonNullable<FunctionSettings['verify']> = {};
+  for (const p of node.items) {
+    const key = isScalar(p.key) ? String(p.key.value) : '';
+    const v = p.value as Node | null;
+    const value = isScalar(v) ? v.value : undefined;
+    if (key === 'path' && typeof value === 'string' && value.startsWith('/')) spec.path = value;
+    else if (key === 'method' && typeof value === 'string' && isHttpMethod(value.toUpperCase())) spec.method = value.toUpperCase();
+    else if (key === 'status' && typeof value === 'number' && Number.isInteger(value) && value >= 100 && value <= 599) spec.status = value;
+    else if (key === 'body' && typeof value === 'string') spec.body = value;
+    else add(p.key as Node, `verify: ${key} is not a path starting with /, an HTTP method, a status 100–599 or a body substring; use path, method, status, body.`);
+  }
+  return spec;
 }
 
 /** $VAR and ${VAR} from the job's variables, as GitLab writes them; $$ is a literal $. */

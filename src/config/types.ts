@@ -1,6 +1,6 @@
 import type { RetryPolicy } from '../net/retry.js';
 
-export type Command = 'deploy' | 'stop' | 'plan' | 'doctor';
+export type Command = 'deploy' | 'stop' | 'plan' | 'doctor' | 'history' | 'rollback' | 'promote' | 'verify' | 'prune';
 export type PackageAccess = 'private' | 'public' | 'presigned';
 
 /** What GitLab's predefined variables say about the job. */
@@ -20,7 +20,7 @@ export interface JobContext {
 }
 
 /** Per-function settings; LAMBDA_* give the defaults, the functions file overrides per function. */
-export interface FunctionSettings {
+export interface FunctionSettings extends GestaltSettings {
   runtime?: string;
   handler?: string; // may hold {file}; unset: the package's file name, for single-file packages only
   memory: number;
@@ -29,6 +29,55 @@ export interface FunctionSettings {
   methods: string[];
   public: boolean;
   env: Record<string, string>;
+  /** What `verify` calls on this function's endpoint; unset: GET expecting a status below 500. */
+  verify?: VerifySpec;
+}
+
+export interface VerifySpec {
+  path?: string;
+  method?: string;
+  status?: number;
+  body?: string;
+}
+
+/** Settings only the functions file can give (meta mode): they map onto Gestalt lambda and endpoint properties. */
+export interface GestaltSettings {
+  secrets?: SecretMountSetting[];
+  schedule?: ScheduleSetting;
+  headers?: Record<string, string>;
+  preWarm?: number;
+  isolate?: boolean;
+  endpoint?: EndpointSettings;
+}
+
+/** A Gestalt Secret of the environment, by name or id, mounted into the lambda. */
+export interface SecretMountSetting {
+  /** file:line of the entry, for problems found later against Meta. */
+  source: string;
+  name?: string;
+  id?: string;
+  mount: 'env' | 'file' | 'directory';
+  /** The variable name (env) or the mount path (file, directory). */
+  path: string;
+  /** The secret's item; every item is mounted for a directory. */
+  key?: string;
+}
+
+/** Gestalt's periodic invocation: an ISO-8601 repeating interval in a time zone, with the event it sends. */
+export interface ScheduleSetting {
+  interval: string;
+  timezone: string;
+  event: string;
+  data: unknown;
+}
+
+/** Endpoint options besides methods (which stay in FunctionSettings.methods). Unset means Meta's default. */
+export interface EndpointSettings {
+  synchronous?: boolean;
+  isHttpAware?: boolean;
+  hosts?: string[];
+  rateLimitPerMinute?: number;
+  gestaltSecurity?: boolean;
 }
 
 /** Where a group of packages comes from: LAMBDA_ARTIFACTS, or one entry of the functions file. */
@@ -113,6 +162,24 @@ export interface Config {
   outputDir: string;
   /** What validation warned about (unknown variables, archives in gateway mode): logged once, kept in the report. */
   warnings?: string[];
+  lifecycle: LifecycleSettings;
+}
+
+/** history, rollback, promote, verify, prune, and deploy of a reviewed plan. */
+export interface LifecycleSettings {
+  historyLimit: number;
+  /** A history number or a commit SHA prefix (≥ 7); unset: the entry before the newest. */
+  rollbackTo?: string;
+  promoteFrom?: string;
+  verifyTimeoutSeconds: number;
+  verifyRollback: boolean;
+  /** Globs of environment names prune may stop; none by default. */
+  pruneEnvironments: string[];
+  prunePackagesDays: number;
+  pruneAfterDays: number;
+  dryRun: boolean;
+  /** deploy: the gestalt-plan.json whose reviewed state must still hold. */
+  planFile?: string;
 }
 
 /** What turning sources into functions reads: the job (names, project dir), the defaults and the name template. */

@@ -1,4 +1,5 @@
 import type { PackagedFunction } from '../artifacts/functions.js';
+import { RemoteError } from '../errors.js';
 import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
 
 // deploy/stop/plan are written once against these interfaces; gateway and meta implement them.
@@ -15,29 +16,44 @@ export interface DeployRequest {
   packageKey: string;
   packageUrl: string;
   previous?: RecordedFunction;
+  claim: Claim;
 }
 
-export interface DeployResult {
-  action: 'created' | 'updated' | 'unchanged';
-  endpoint: 'created' | 'existing';
-  url?: string;
+/**
+ * What a run will create or change for one function, decided before its first write so the record can name
+ * it first: meta mode chooses the ids itself (Meta honours a client id), gateway mode cannot.
+ */
+export interface Claim {
   id?: string;
   endpointIds?: string[];
-  changed?: string[];
+  /** Set when a resource of that name exists but is not provably this environment's: it is left alone. */
+  refused?: string;
 }
 
-/** One setting plan would change: its current and its new value, as printed. */
-export interface SettingChange {
+/** One setting that differs from what Gestalt has, rendered for people (no secret value, no URL signature). */
+export interface FieldChange {
   field: string;
   from: string;
   to: string;
 }
 
-export interface PlanResult {
-  action: 'create' | 'update' | 'unchanged';
-  endpoint: 'create' | 'existing' | 'unknown';
+export interface DeployResult {
+  action: 'created' | 'updated' | 'unchanged';
+  /** existing: up to date; updated: PATCHed; replaced: a Failed one deleted and created anew. */
+  endpoint: 'created' | 'existing' | 'updated' | 'replaced';
+  url?: string;
+  id?: string;
+  endpointIds?: string[];
   changed?: string[];
-  changes?: SettingChange[];
+  changes?: FieldChange[];
+}
+
+export interface PlanResult {
+  action: 'create' | 'update' | 'unchanged' | 'refuse';
+  endpoint: 'create' | 'existing' | 'update' | 'replace' | 'unknown';
+  changed?: string[];
+  changes?: FieldChange[];
+  refused?: string;
 }
 
 export interface RemoveResult {
@@ -58,9 +74,22 @@ export interface GestaltTarget {
 
 /** The calls of one run, against the state `open` read. */
 export interface GestaltSession {
-  plan(req: DeployRequest): Promise<PlanResult>;
+  /** After open, before any write: remote checks of the functions' settings (meta: their secrets); throws ConfigError. */
+  preflight?(functions: PackagedFunction[]): Promise<void>;
+  claim(fn: Pick<PackagedFunction, 'name'>): Claim;
+  plan(req: Omit<DeployRequest, 'claim'>): Promise<PlanResult>;
   deploy(req: DeployRequest): Promise<DeployResult>;
   remove(fn: RecordedFunction, record: DeploymentRecord): Promise<RemoveResult>;
-  /** Functions of this project/ref found without a record (meta: by name prefix); gateway cannot list. */
-  discover(namePrefix: string): Promise<RecordedFunction[]>;
+  /** Functions of this project and environment found without a record (meta: by ownership mark); gateway cannot list. */
+  discover(): Promise<RecordedFunction[]>;
+  /** Whether a resource id may still exist as far as this run knows (seen by the lookups and not removed since). */
+  mayExist(id: string): boolean;
+}
+
+/** A deploy that failed and provably created nothing (the chosen ids are absent in Gestalt): the record may forget it. */
+export class NothingCreated extends RemoteError {
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+    this.name = 'NothingCreated';
+  }
 }

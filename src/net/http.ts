@@ -1,5 +1,6 @@
 import { ofetch, FetchError } from 'ofetch';
 import type { Logger } from '../log/logger.js';
+import { cancellation } from './cancel.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
 // The one HTTP path for Gestalt (gateway and Meta): a timeout on every call, and retries only for
@@ -12,6 +13,8 @@ export interface HttpRequest {
   json?: unknown;
   /** false for calls that must not be repeated blindly (a create whose outcome is unknown). */
   retry?: boolean;
+  /** false: retry refused connections and 429/5xx, but not a call that timed out (it may still be running). */
+  retryTimeouts?: boolean;
 }
 
 export interface HttpResponse {
@@ -57,16 +60,19 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         method: req.method,
         headers: { accept: 'application/json', ...(req.json !== undefined ? { 'content-type': 'application/json' } : {}), ...req.headers },
         body: req.json === undefined ? undefined : JSON.stringify(req.json),
-        timeout: options.timeoutMs,
         retry: 0,
         ignoreResponseError: true,
         responseType: 'text',
         redirect: 'manual',
+        // ofetch ignores its own timeout when given a signal: one signal carries both the deadline and, after a
+        // cancelled job's grace period, the abort of calls still waiting.
+        signal: AbortSignal.any([AbortSignal.timeout(options.timeoutMs), cancellation.abortSignal]),
       });
       const response = { status: res.status, headers: res.headers, text: (res._data as string | undefined) ?? '' };
       options.log.debug(`${req.method} ${req.url} → ${res.status} (${Date.now() - started} ms)`);
       return response;
     } catch (err) {
+      if (cancellation.abortSignal.aborted) throw cancellation.abortSignal.reason;
       const timedOut = isTimeout(err);
       options.log.debug(`${req.method} ${req.url} → ${timedOut ? 'timeout' : 'network error'} (${Date.now() - started} ms)`);
       throw new NetworkError(
@@ -89,7 +95,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
             if (isTransientStatus(res.status)) throw new TransientStatus(res);
             return res;
           },
-          (err) => (err instanceof NetworkError || err instanceof TransientStatus ? 'retry' : 'fail'),
+          (err) => (err instanceof TransientStatus || (err instanceof NetworkError && (req.retryTimeouts !== false || !err.timedOut)) ? 'retry' : 'fail'),
           options.retry,
           {
             onRetry: ({ attempt, delayMs, error }) =>

@@ -1,4 +1,9 @@
-/** What one environment has deployed: everything `stop` needs, so it runs with no checkout. */
+/**
+ * What one environment has deployed: everything `stop` needs, so it runs with no checkout. It names every
+ * function a run may have created from before the run's first Gestalt write, with a state per function.
+ */
+export type FunctionState = 'pending' | 'deployed' | 'failed';
+
 export interface RecordedFunction {
   name: string;
   file: string;
@@ -7,14 +12,17 @@ export interface RecordedFunction {
   packageKey: string;
   sha256: string;
   url?: string;
-  /** meta mode: the lambda's id and its endpoints' ids. */
+  /** meta mode: the lambda's id and its endpoints' ids (chosen by the runner before it creates them). */
   id?: string;
   endpointIds?: string[];
   deployedAt: string;
+  /** pending: a run may have created it (the answer is not in yet); failed: it may exist partly. */
+  state: FunctionState;
+  error?: string;
 }
 
 export interface DeploymentRecord {
-  schema: 1;
+  schema: 2;
   environment: string;
   mode: 'gateway' | 'meta';
   project: { name: string; path: string; id: string };

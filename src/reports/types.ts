@@ -1,4 +1,5 @@
-import type { SettingChange } from '../gestalt/types.js';
+import type { FieldChange } from '../gestalt/types.js';
+import type { HistoryEntry } from '../history/types.js';
 
 /** One function's line in gestalt-deploy.json. */
 export interface FunctionReport {
@@ -14,8 +15,8 @@ export interface FunctionReport {
   url?: string;
   id?: string;
   changed?: string[];
-  /** plan: each changed setting with its current and new value (env: names only, values may be secret). */
-  changes?: SettingChange[];
+  /** Each changed setting with its current and new value (plan and deploy; env: names only, values may be secret). */
+  changes?: FieldChange[];
   error?: string;
 }
 
@@ -28,15 +29,17 @@ export interface Check {
 export interface RunReport {
   tool: 'gestalt-deploy';
   version: string;
-  command: 'deploy' | 'stop' | 'plan' | 'doctor';
+  command: 'deploy' | 'stop' | 'plan' | 'doctor' | 'history' | 'rollback' | 'promote' | 'verify' | 'prune';
   /** invalid: a configuration error; nothing remote was written (the problems say why). */
-  status: 'success' | 'partial' | 'failed' | 'nothing-to-do' | 'invalid';
+  status: 'success' | 'partial' | 'failed' | 'nothing-to-do' | 'cancelled' | 'invalid';
   mode: 'gateway' | 'meta';
   environment: string;
   environmentUrl?: string;
   /** The function whose URL is the environment URL (GESTALT_ENVIRONMENT_URL_FUNCTION or primary: true); else the first by name. */
   environmentUrlFunction?: string;
   record?: string;
+  /** false when the record write failed: the report still lists what exists. */
+  recordWritten?: boolean;
   project: string;
   ref: string;
   sha: string;
@@ -50,6 +53,21 @@ export interface RunReport {
   /** Configuration problems, each naming its variable or file:line. */
   problems?: { variable: string; message: string }[];
   warnings?: string[];
-  /** doctor: what it checked. */
-  checks?: Check[];
+  /** doctor: what it checked (gestalt-doctor.json); verify: one line per endpoint called (gestalt-verify.json). */
+  checks?: Check[] | VerifyCheck[];
+  /** history: the entries, newest first; deploy/rollback/promote: the entry this run added. */
+  history?: HistoryEntry[];
+  /** prune: what was (or, with --dry-run, would be) deleted and stopped. */
+  pruned?: { dryRun: boolean; packages: string[]; environments: string[] };
+}
+
+export interface VerifyCheck {
+  name: string;
+  url: string;
+  method: string;
+  expect: string;
+  ok: boolean;
+  attempts: number;
+  status?: number;
+  error?: string;
 }

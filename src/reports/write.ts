@@ -4,7 +4,7 @@ import { formatBytes, formatTable } from '../log/format.js';
 import { redactor } from '../log/redact.js';
 import type { RunReport } from './types.js';
 
-export const REPORT_FILES = { env: 'gestalt-deploy.env', json: 'gestalt-deploy.json', annotations: 'gestalt-annotations.json', plan: 'gestalt-plan.json', doctor: 'gestalt-doctor.json' } as const;
+export const REPORT_FILES = { env: 'gestalt-deploy.env', json: 'gestalt-deploy.json', annotations: 'gestalt-annotations.json', plan: 'gestalt-plan.json', doctor: 'gestalt-doctor.json', history: 'gestalt-history.json', verify: 'gestalt-verify.json', prune: 'gestalt-prune.json' } as const;
 
 /**
  * The environment URL GitLab shows: the chosen function's (GESTALT_ENVIRONMENT_URL_FUNCTION or primary: true)
@@ -43,9 +43,11 @@ function annotations(report: RunReport): object {
 export async function writeReports(dir: string, report: RunReport): Promise<void> {
   const safe = redactor.redactDeep(report);
   const json = `${JSON.stringify(safe, null, 2)}\n`;
-  // A plan or doctor must not overwrite the last deploy's report when both run in one working directory.
+  // Read-only and checking commands have their own file, so the last deploy's report, dotenv and annotations
+  // stay when both run in one working directory.
   if (report.command === 'plan') return writeFile(join(dir, REPORT_FILES.plan), json);
   if (report.command === 'doctor') return writeFile(join(dir, REPORT_FILES.doctor), json);
+  if (report.command === 'history' || report.command === 'verify' || report.command === 'prune') return writeFile(join(dir, REPORT_FILES[report.command]), json);
   const writes = [writeFile(join(dir, REPORT_FILES.json), json)];
   {
     writes.push(writeFile(join(dir, REPORT_FILES.env), redactor.redact(dotenv(safe))));

@@ -9,7 +9,12 @@ import { PackageStore } from '../storage/packages.js';
 import { createTarget } from '../gestalt/create.js';
 import type { GestaltTarget, Placement } from '../gestalt/types.js';
 import type { RunReport } from '../reports/types.js';
+import type { RecordHeader } from '../record/journal.js';
+import type { RecordVersion } from '../record/store.js';
+import { ConfigError, EXIT, type ExitCode } from '../errors.js';
+import { cancellation } from '../net/cancel.js';
 import { collectFunctions } from './functions.js';
+import { HistoryStore } from '../history/store.js';
 import { preflight } from './preflight.js';
 
 /** Everything a command talks to, built once after configuration has been validated; `timings` gets the credentials phase. */
@@ -20,6 +25,7 @@ export interface RunContext {
   s3: S3Client;
   packages: PackageStore;
   records: RecordStore;
+  history: HistoryStore;
   target: GestaltTarget;
 }
 
@@ -33,7 +39,8 @@ export async function openContext(config: Config, log: Logger, timings: Record<s
     identity,
     s3,
     packages: new PackageStore(s3, config.storage, config.aws),
-    records: new RecordStore(s3, config.storage),
+    records: new RecordStore(s3, config.storage, { environment: config.job.environment, projectPath: config.job.projectPath, mode: config.target.mode }),
+    history: new HistoryStore(s3, config.storage, config.job.projectPath, config.lifecycle.historyLimit),
     target: createTarget(config.target, config.job, config.http.retry, http, log),
   };
 }
@@ -56,8 +63,53 @@ export async function openDeployment(config: Config, env: Record<string, string 
   const functions = await timed(timings, 'artifacts', () => collectFunctions(config, env, log));
   const ctx = await openContext(config, log, timings);
   const placement: Placement = { api: config.api as string, environmentId: config.environmentId as string };
-  const { previous, session } = await timed(timings, 'lookup', () =>
-    log.section('lookup', `Preflight (read-only): s3://${config.storage.bucket}, ${ctx.target.label}`, () => preflight(ctx, placement, purpose)),
+  const { version, session } = await timed(timings, 'lookup', () =>
+    log.section('lookup', `Preflight (read-only): s3://${config.storage.bucket}, ${ctx.target.label}`, async () => {
+      const opened = await preflight(ctx, placement, purpose, () => readRecord(ctx));
+      // Before any write: what only Gestalt can tell about the functions' settings (meta: their secrets).
+      await opened.session.preflight?.(functions);
+      return opened;
+    }),
   );
-  return { functions, ctx, previous, session };
+  return { functions, ctx, version, session };
+}
+
+/**
+ * The environment's record, validated, and checked against the job: a record for another Gestalt environment
+ * than LAMBDA_ENVIRONMENT_ID names is a configuration error, never silently preferred.
+ */
+export async function readRecord(ctx: RunContext): Promise<RecordVersion> {
+  const { config, records } = ctx;
+  const version = await records.readVersion(config.job.environment);
+  const recordedEnv = version.record?.environmentId;
+  if (recordedEnv && config.environmentId && recordedEnv !== config.environmentId) {
+    throw new ConfigError([{ variable: 'LAMBDA_ENVIRONMENT_ID', message: `is ${config.environmentId}, but the deployment record ${records.uri(config.job.environment)} says environment '${config.job.environment}' was deployed to ${recordedEnv}; set LAMBDA_ENVIRONMENT_ID to the environment the record names, or stop the old deployment first.` }]);
+  }
+  return version;
+}
+
+/** The header a run stamps on the record it writes. */
+export function recordHeader(config: Config): RecordHeader {
+  const { job } = config;
+  return {
+    environment: job.environment,
+    mode: config.target.mode,
+    project: { name: job.projectName, path: job.projectPath, id: job.projectId },
+    ref: job.ref,
+    sha: job.sha,
+    pipelineId: job.pipelineId,
+    jobUrl: job.jobUrl,
+    updatedAt: new Date().toISOString(),
+    api: config.api,
+    environmentId: config.environmentId,
+    org: config.target.mode === 'meta' ? config.target.org : undefined,
+  };
+}
+
+/** A cancelled run that got to write its record and reports: the shell's code for the signal. */
+export function cancelledExit(report: RunReport, log: Logger): ExitCode {
+  const signal = cancellation.signal ?? 'SIGTERM';
+  report.status = 'cancelled';
+  log.warn(`Cancelled by ${signal}: no further changes were started; the record and reports describe what was done.`);
+  return signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
 }

@@ -1,90 +1,211 @@
 import type { PackagedFunction } from '../artifacts/functions.js';
 import type { Config } from '../config/types.js';
 import { EXIT, errorMessage, type ExitCode } from '../errors.js';
+import { NothingCreated, type Claim, type DeployResult, type GestaltSession } from '../gestalt/types.js';
 import type { Logger } from '../log/logger.js';
+import { cancellation } from '../net/cancel.js';
 import { mapLimit } from '../net/pool.js';
+import { RunJournal } from '../record/journal.js';
 import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
-import type { FunctionReport } from '../reports/types.js';
+import type { RecordVersion } from '../record/store.js';
+import { historyFunction, newEntry } from '../history/entry.js';
+import type { HistoryCommand, HistoryEntry } from '../history/types.js';
+import type { FunctionReport, RunReport } from '../reports/types.js';
 import { packageKey } from '../storage/packages.js';
 import { uploadProgress, uploadSummary } from '../storage/progress.js';
-import type { DeployResult, GestaltSession } from '../gestalt/types.js';
-import { openDeployment, timed, type RunContext } from './context.js';
+import { cancelledExit, openDeployment, recordHeader, timed, type RunContext } from './context.js';
 import { withReport } from './report.js';
 
 interface Staged {
   fn: PackagedFunction;
   key: string;
+  claim: Claim;
+  previous?: RecordedFunction;
   url?: string;
   bytesUploaded: number;
   upload: 'uploaded' | 'skipped';
+  /** Set once a Gestalt write for it may have started: from then on only its outcome goes in the record. */
+  touched?: boolean;
+  /** The deploy failed and provably created nothing. */
+  nothingCreated?: boolean;
   error?: string;
   result?: DeployResult;
 }
 
 export async function runDeploy(config: Config, env: Record<string, string | undefined>, log: Logger): Promise<ExitCode> {
   return withReport(config, 'deploy', log, async (report) => {
-    const timings = report.timingsMs;
-    const { functions, ctx, previous, session } = await openDeployment(config, env, log, report, 'deploy');
-    const staged = await timed(timings, 'upload', () => log.section('upload', `Upload to s3://${config.storage.bucket}/${config.storage.prefix}/packages/`, () => upload(ctx, functions)));
-    await timed(timings, 'deploy', () => log.section('deploy', `Deploy ${functions.length} function(s)`, () => deployAll(ctx, session, staged, previous)));
-    // The dotenv names the record only once it is written.
-    if (await timed(timings, 'record', () => writeRecord(ctx, staged, previous))) report.record = ctx.records.uri(config.job.environment);
-    report.functions = staged.map(toReport);
-    return report.functions.some((f) => f.error) ? EXIT.remote : EXIT.ok;
+    const { functions, ctx, version, session } = await openDeployment(config, env, log, report, 'deploy');
+    return converge({ report, ctx, version, session, functions, command: 'deploy' });
   });
 }
 
-async function upload(ctx: RunContext, functions: PackagedFunction[]): Promise<Staged[]> {
+/** What deploy, rollback and promote share: bring the environment to `functions`, record it, add a history entry. */
+export interface Convergence {
+  report: RunReport;
+  ctx: RunContext;
+  version: RecordVersion;
+  session: GestaltSession;
+  functions: PackagedFunction[];
+  command: HistoryCommand;
+  /** rollback/promote: the packages were verified present in S3 beforehand, so nothing is uploaded. */
+  packagesInPlace?: boolean;
+  /** rollback: functions of the record that are not in `functions` are removed (with the ownership checks). */
+  removeOthers?: boolean;
+  /** For the history entry: what a rollback restored or a promote came from, and the commit its code is from. */
+  from?: { label: string; sha: string; ref: string };
+}
+
+export async function converge(input: Convergence): Promise<ExitCode> {
+  const { report, ctx, version, session, functions } = input;
+  const { config, log } = ctx;
+  const timings = report.timingsMs;
+  const previous = version.record;
+  const staged: Staged[] = functions.map((fn) => ({
+    fn,
+    key: packageKey(config.storage, fn.sha256, fn.file),
+    claim: session.claim(fn),
+    previous: previous?.functions.find((f) => f.name === fn.name && f.state === 'deployed'),
+    bytesUploaded: 0,
+    upload: 'skipped',
+  }));
+  const journal = new RunJournal(ctx.records, recordHeader(config), version, (id) => session.mayExist(id));
+  const removals: FunctionReport[] = [];
+  try {
+    for (const s of staged) if (s.claim.refused) s.error = `Refused to deploy '${s.fn.name}': ${s.claim.refused}.`;
+    cancellation.throwIfRequested();
+    // Before anything is created: the record names every function this run may create, with its ids.
+    await timed(timings, 'record', () => journal.begin(staged.filter((s) => !s.error).map((s) => entry(s, 'pending'))));
+    await timed(timings, 'upload', () => log.section('upload', `Upload to s3://${config.storage.bucket}/${config.storage.prefix}/packages/`, () => upload(ctx, staged, input.packagesInPlace === true)));
+    await timed(timings, 'deploy', () => log.section('deploy', `Deploy ${functions.length} function(s)`, () => deployAll(ctx, session, staged, journal)));
+    if (input.removeOthers && previous && !staged.some((s) => s.error)) {
+      const others = previous.functions.filter((f) => !functions.some((fn) => fn.name === f.name));
+      if (others.length > 0) removals.push(...(await timed(timings, 'remove', () => log.section('remove', `Remove ${others.length} function(s) not in that deployment`, () => removeAll(ctx, session, previous, others, journal)))));
+    }
+  } finally {
+    // Functions that never reached Gestalt: what the record said before stays true.
+    for (const s of staged) {
+      if (s.touched || s.claim.refused) continue;
+      if (s.previous) journal.settle(s.previous);
+      else journal.forget(entry(s, 'pending'));
+    }
+    report.functions = [...staged.map(toReport), ...removals];
+    await timed(timings, 'record', async () => {
+      try {
+        await journal.end();
+        if (journal.exists) log.info(`Deployment record: ${ctx.records.uri(config.job.environment)}`);
+      } catch (err) {
+        report.recordWritten = false;
+        report.errors.push(errorMessage(err));
+        log.error(errorMessage(err));
+      }
+    });
+    // The report (and so the dotenv) names the record only when there is one in S3.
+    if (journal.exists) report.record = ctx.records.uri(config.job.environment);
+  }
+  if (cancellation.signal) return cancelledExit(report, log);
+  if (report.functions.some((f) => f.error) || report.recordWritten === false) return EXIT.remote;
+  return addHistory(ctx, report, newEntry(config, input.command, staged.map((s) => historyFunction(s.fn, s.key)), input.from));
+}
+
+/** Only a deployment that fully succeeded becomes a history entry: rollback must never land on a half-done one. */
+async function addHistory(ctx: RunContext, report: RunReport, e: Omit<HistoryEntry, 'number'>): Promise<ExitCode> {
+  try {
+    const added = await ctx.history.append(ctx.config.job.environment, e);
+    report.history = [added];
+    ctx.log.info(`History: entry #${added.number} (${added.command}) in ${ctx.history.uri(ctx.config.job.environment)}`);
+    return EXIT.ok;
+  } catch (err) {
+    report.errors.push(`deployed, but the history entry was not written: ${errorMessage(err)}`);
+    ctx.log.error(report.errors[report.errors.length - 1] as string);
+    return EXIT.remote;
+  }
+}
+
+async function removeAll(ctx: RunContext, session: GestaltSession, record: DeploymentRecord, others: RecordedFunction[], journal: RunJournal): Promise<FunctionReport[]> {
+  return mapLimit(others, ctx.config.concurrency, async (fn): Promise<FunctionReport> => {
+    try {
+      const r = await session.remove(fn, record);
+      journal.forget(fn);
+      ctx.log.info(`  ${fn.name}: ${r.outcome === 'removed' ? `removed (${r.endpoints} endpoint(s))` : 'already gone'}`);
+      return { name: fn.name, file: fn.file, action: r.outcome, endpoint: `${r.endpoints} removed`, packageKey: fn.packageKey, sha256: fn.sha256, id: fn.id };
+    } catch (err) {
+      ctx.log.error(errorMessage(err));
+      return { name: fn.name, file: fn.file, action: 'failed', packageKey: fn.packageKey, id: fn.id, error: errorMessage(err) };
+    }
+  });
+}
+
+async function upload(ctx: RunContext, staged: Staged[], inPlace: boolean): Promise<void> {
   const { packages, config, log, identity } = ctx;
   const signedUntil = Date.now() + config.storage.presignSeconds * 1000;
   if (config.storage.access === 'presigned' && identity.expiration && identity.expiration.getTime() < signedUntil) {
     // A URL signed with temporary credentials dies with them, whatever X-Amz-Expires says.
     log.warn(`presigned package URLs stop working when these temporary credentials expire (${identity.expiration.toISOString()}); Gestalt must fetch the packages before then, or use GESTALT_PACKAGE_ACCESS=private with a bucket policy.`);
   }
-  return mapLimit(functions, config.concurrency, async (fn): Promise<Staged> => {
-    const key = packageKey(config.storage, fn.sha256, fn.file);
-    try {
-      const state = await packages.state(key, fn.size);
-      if (state === 'absent') {
-        const started = performance.now();
-        await packages.upload(key, fn.absPath, fn.sha256, uploadProgress({ label: fn.relPath, total: fn.size, write: (line) => log.info(line) }));
-        log.info(`  uploaded ${fn.relPath} (${uploadSummary(fn.size, performance.now() - started)}) → ${key}`);
-      } else {
-        if (config.storage.access === 'public') await packages.makePublic(key);
-        log.info(`  unchanged ${fn.relPath}: ${key} already present, not uploaded`);
+  await mapLimit(
+    staged.filter((s) => !s.error),
+    config.concurrency,
+    async (s) => {
+      const { fn, key } = s;
+      try {
+        const state = inPlace ? 'present' : await packages.state(key, fn.size);
+        cancellation.throwIfRequested();
+        if (state === 'absent') {
+          const started = performance.now();
+          await packages.upload(key, fn.absPath, fn.sha256, uploadProgress({ label: fn.relPath, total: fn.size, write: (line) => log.info(line) }));
+          s.upload = 'uploaded';
+          s.bytesUploaded = fn.size;
+          log.info(`  uploaded ${fn.relPath} (${uploadSummary(fn.size, performance.now() - started)}) → ${key}`);
+        } else {
+          if (config.storage.access === 'public') await packages.makePublic(key);
+          log.info(`  ${inPlace ? 'recorded' : 'unchanged'} ${fn.relPath}: ${key} already present, not uploaded`);
+        }
+        s.url = await packages.url(key);
+      } catch (err) {
+        s.error = errorMessage(err);
+        log.error(s.error);
       }
-      return { fn, key, url: await packages.url(key), bytesUploaded: state === 'absent' ? fn.size : 0, upload: state === 'absent' ? 'uploaded' : 'skipped' };
-    } catch (err) {
-      log.error(errorMessage(err));
-      return { fn, key, bytesUploaded: 0, upload: 'skipped', error: errorMessage(err) };
-    }
-  });
+    },
+    { shouldStop: () => cancellation.signal !== undefined, skipped: (s) => void (s.error = cancelledText()) },
+  );
 }
 
-async function deployAll(ctx: RunContext, session: GestaltSession, staged: Staged[], previous: DeploymentRecord | undefined): Promise<void> {
+async function deployAll(ctx: RunContext, session: GestaltSession, staged: Staged[], journal: RunJournal): Promise<void> {
   const { config, log } = ctx;
-  await mapLimit(staged, config.concurrency, async (s) => {
-    if (s.error || !s.url) return;
-    try {
-      s.result = await session.deploy({ fn: s.fn, packageKey: s.key, packageUrl: s.url, previous: previous?.functions.find((f) => f.name === s.fn.name) });
-      log.info(`  ${s.fn.name}: ${s.result.action}${s.result.changed?.length ? ` (${s.result.changed.join(', ')})` : ''}, endpoint ${s.result.endpoint}${s.result.url ? ` → ${s.result.url}` : ''}`);
-    } catch (err) {
-      s.error = errorMessage(err);
-      log.error(s.error);
-    }
-  });
+  await mapLimit(
+    staged.filter((s) => !s.error && s.url),
+    config.concurrency,
+    async (s) => {
+      s.touched = true;
+      try {
+        s.result = await session.deploy({ fn: s.fn, packageKey: s.key, packageUrl: s.url as string, previous: s.previous, claim: s.claim });
+        log.info(`  ${s.fn.name}: ${s.result.action}${s.result.changed?.length ? ` (${s.result.changed.join(', ')})` : ''}, endpoint ${s.result.endpoint}${s.result.url ? ` → ${s.result.url}` : ''}`);
+        for (const c of s.result.changes ?? []) log.info(`    ${c.field}: ${c.from} → ${c.to}`);
+        journal.settle(entry(s, 'deployed'));
+      } catch (err) {
+        s.error = errorMessage(err);
+        log.error(s.error);
+        if (err instanceof NothingCreated) {
+          s.nothingCreated = true;
+          // Provably nothing new in Gestalt: the record says what it said before.
+          if (s.previous) journal.settle(s.previous);
+          else journal.forget(entry(s, 'pending'));
+        } else {
+          // It may exist partly (a lambda without its endpoint, or a create still landing): keep its ids.
+          journal.settle({ ...entry(s, 'failed'), error: s.error });
+        }
+      }
+    },
+    { shouldStop: () => cancellation.signal !== undefined, skipped: (s) => void (s.error = cancelledText()) },
+  );
 }
 
-/**
- * The record keeps what earlier deploys of this environment left (so stop removes them too) and
- * replaces the entries of functions deployed now. Nothing is written when nothing deployed.
- */
-async function writeRecord(ctx: RunContext, staged: Staged[], previous: DeploymentRecord | undefined): Promise<boolean> {
-  const { config, records, log } = ctx;
-  const now = new Date().toISOString();
-  const deployed = staged.filter((s) => s.result && !s.error);
-  if (deployed.length === 0) return false;
-  const fresh: RecordedFunction[] = deployed.map((s) => ({
+function cancelledText(): string {
+  return `not started: the job was cancelled (${cancellation.signal})`;
+}
+
+function entry(s: Staged, state: RecordedFunction['state']): RecordedFunction {
+  return {
     name: s.fn.name,
     file: s.fn.file,
     runtime: s.fn.runtime,
@@ -92,29 +213,11 @@ async function writeRecord(ctx: RunContext, staged: Staged[], previous: Deployme
     packageKey: s.key,
     sha256: s.fn.sha256,
     url: s.result?.url,
-    id: s.result?.id,
-    endpointIds: s.result?.endpointIds,
-    deployedAt: now,
-  }));
-  const kept = (previous?.functions ?? []).filter((f) => !fresh.some((n) => n.name === f.name));
-  const record: DeploymentRecord = {
-    schema: 1,
-    environment: config.job.environment,
-    mode: config.target.mode,
-    project: { name: config.job.projectName, path: config.job.projectPath, id: config.job.projectId },
-    ref: config.job.ref,
-    sha: config.job.sha,
-    pipelineId: config.job.pipelineId,
-    jobUrl: config.job.jobUrl,
-    updatedAt: now,
-    api: config.api,
-    environmentId: config.environmentId,
-    org: config.target.mode === 'meta' ? config.target.org : undefined,
-    functions: [...kept, ...fresh].sort((a, b) => a.name.localeCompare(b.name)),
+    id: s.result?.id ?? s.claim.id,
+    endpointIds: s.result?.endpointIds ?? s.claim.endpointIds,
+    deployedAt: new Date().toISOString(),
+    state,
   };
-  await records.write(record);
-  log.info(`Deployment record: ${records.uri(config.job.environment)} (${record.functions.length} function(s))`);
-  return true;
 }
 
 function toReport(s: Staged): FunctionReport {
@@ -129,8 +232,9 @@ function toReport(s: Staged): FunctionReport {
     upload: s.upload,
     bytesUploaded: s.bytesUploaded,
     url: s.result?.url,
-    id: s.result?.id,
+    id: s.result?.id ?? (s.touched && !s.nothingCreated ? s.claim.id : undefined),
     changed: s.result?.changed,
+    changes: s.result?.changes,
     error: s.error,
   };
 }

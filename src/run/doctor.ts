@@ -101,7 +101,7 @@ async function gestaltChecks(config: Config, http: HttpClient, log: Logger, chec
  */
 async function packageChecks(validation: Validation, s3: S3Client, http: HttpClient, check: CheckFn, failed: FailFn): Promise<void> {
   const { config } = validation;
-  const records = new RecordStore(s3, config.storage);
+  const records = new RecordStore(s3, config.storage, { environment: config.job.environment, projectPath: config.job.projectPath, mode: config.target.mode });
   let key: string | undefined;
   if (config.job.environment) {
     try {

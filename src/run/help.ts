@@ -5,7 +5,9 @@ import { VERSION } from '../version.js';
 // The command line: `gestalt-deploy <command> [--debug]`, `<command> --help`, `help [<command>]`, and a
 // sentence with the nearest right spelling for every wrong one.
 
-export const COMMANDS: readonly Command[] = ['deploy', 'stop', 'plan', 'doctor'];
+/** The commands offered (prune is not built yet). */
+export type OfferedCommand = Exclude<Command, 'prune'>;
+export const COMMANDS: readonly OfferedCommand[] = ['deploy', 'stop', 'plan', 'doctor', 'history', 'rollback', 'promote', 'verify'];
 const OPTIONS = ['--help', '--version', '--debug'] as const;
 
 interface CommandHelp {
@@ -22,7 +24,7 @@ const AWS = 'AWS_REGION, and AWS_ROLE_ARN with GESTALT_ID_TOKEN (or AWS_ACCESS_K
 const SIZING = 'LAMBDA_HANDLER, LAMBDA_MEMORY, LAMBDA_CPUS, LAMBDA_TIMEOUT, LAMBDA_METHODS, LAMBDA_PUBLIC, GESTALT_CONFIG, GESTALT_NAME_TEMPLATE';
 const TUNING = 'S3_PREFIX, S3_FORCE_PATH_STYLE, AWS_ENDPOINT_URL_S3, AWS_ROLE_CHAIN, GESTALT_CONCURRENCY, GESTALT_HTTP_TIMEOUT, GESTALT_RETRY_ATTEMPTS, GESTALT_DEBUG';
 
-const HELP: Record<Command, CommandHelp> = {
+const HELP: Record<OfferedCommand, CommandHelp> = {
   deploy: {
     summary: 'upload changed packages to S3, create/update the functions and endpoints, record the deployment',
     description:
@@ -58,6 +60,38 @@ const HELP: Record<Command, CommandHelp> = {
     writes: 'nothing remotely; gestalt-doctor.json',
     exit: '0 all checks passed, 1 a remote check failed, 2 configuration error',
   },
+  history: {
+    summary: "the environment's deployments, newest first (gestalt-history.json)",
+    description: 'Lists the history entries every successful deploy, rollback and promote of this environment added next to its deployment record: number, time, commit, pipeline, command and functions. Needs no checkout.',
+    needs: ['S3_BUCKET_NAME', AWS, 'a job environment (CI_ENVIRONMENT_NAME)'],
+    optional: ['S3_PREFIX, GESTALT_HISTORY_LIMIT', TUNING],
+    writes: 'nothing remotely; gestalt-history.json',
+    exit: '0 listed (or no history yet), 1 a remote read failed, 2 configuration error',
+  },
+  rollback: {
+    summary: 'go back to an earlier deployment (GESTALT_ROLLBACK_TO; default the previous) from its recorded packages',
+    description: "Deploys an earlier history entry of this environment again, from the packages and settings it recorded: no checkout, no build and no upload. GESTALT_ROLLBACK_TO picks the entry by number or commit SHA prefix; unset, it is the entry before the newest.",
+    needs: ['S3_BUCKET_NAME', AWS, TARGET, 'a job environment (CI_ENVIRONMENT_NAME)'],
+    optional: ['GESTALT_ROLLBACK_TO, GESTALT_HISTORY_LIMIT, LAMBDA_API, LAMBDA_ENVIRONMENT_ID', TUNING],
+    writes: 'functions and endpoints in Gestalt, the deployment record and a history entry; gestalt-deploy.json, gestalt-deploy.env',
+    exit: '0 rolled back, 1 a remote operation failed, 2 configuration error (nothing was changed), 130/143 cancelled',
+  },
+  promote: {
+    summary: 'deploy the packages and settings GESTALT_PROMOTE_FROM runs now into this environment, no rebuild',
+    description: "Takes the latest history entry of the environment named by GESTALT_PROMOTE_FROM and deploys the same packages and settings into this job's environment, under names rendered with this job's GESTALT_NAME_TEMPLATE. No checkout and no upload: the reviewed bytes are the ones that run.",
+    needs: ['GESTALT_PROMOTE_FROM, LAMBDA_API, LAMBDA_ENVIRONMENT_ID', 'S3_BUCKET_NAME', AWS, TARGET, 'a job environment (CI_ENVIRONMENT_NAME)'],
+    optional: ['GESTALT_NAME_TEMPLATE, GESTALT_HISTORY_LIMIT', TUNING],
+    writes: 'functions and endpoints in Gestalt, the deployment record and a history entry; gestalt-deploy.json, gestalt-deploy.env',
+    exit: '0 promoted, 1 a remote operation failed, 2 configuration error (nothing was changed), 130/143 cancelled',
+  },
+  verify: {
+    summary: 'call every deployed endpoint until it answers as expected (gestalt-verify.json)',
+    description: "Calls the URL of every deployed function in the environment's record until it answers as its verify: key in gestalt-deploy.yml says (default: GET, a status below 500), or GESTALT_VERIFY_TIMEOUT runs out. With GESTALT_VERIFY_ROLLBACK=true a failed check rolls the environment back to its previous deployment.",
+    needs: ['S3_BUCKET_NAME', AWS, 'a job environment (CI_ENVIRONMENT_NAME)'],
+    optional: ['GESTALT_VERIFY_TIMEOUT, GESTALT_VERIFY_ROLLBACK (then what rollback needs)', TUNING],
+    writes: 'nothing remotely unless it rolls back; gestalt-verify.json',
+    exit: '0 every endpoint answered as expected, 1 a check or a remote read failed (each failed function is named), 2 configuration error',
+  },
 };
 
 export function generalHelp(): string {
@@ -82,7 +116,7 @@ Exit codes: 0 success, 1 a remote operation failed, 2 configuration or usage err
 `;
 }
 
-export function commandHelp(command: Command): string {
+export function commandHelp(command: OfferedCommand): string {
   const h = HELP[command];
   const lines = (label: string, items: string[]) => items.map((item, i) => `${i === 0 ? label : ' '.repeat(label.length)}${item}`).join('\n');
   return `gestalt-deploy ${command} — ${h.summary}
@@ -113,7 +147,7 @@ function wrap(text: string, width: number): string {
 
 /** What the arguments ask for: a command to run, text to print, or a usage error (exit 2). */
 export type Parsed =
-  | { kind: 'run'; command: Command; debug: boolean }
+  | { kind: 'run'; command: OfferedCommand; debug: boolean }
   | { kind: 'print'; text: string }
   | { kind: 'usage'; message: string; help?: string };
 
@@ -142,7 +176,7 @@ export function parseArgs(argv: string[]): Parsed {
   return { kind: 'run', command: first, debug };
 }
 
-function isCommand(word: string | undefined): word is Command {
+function isCommand(word: string | undefined): word is OfferedCommand {
   return (COMMANDS as readonly string[]).includes(word ?? '');
 }
 
@@ -151,7 +185,7 @@ function unknownCommand(word: string): Parsed {
   return { kind: 'usage', message: `unknown command '${word}'${near ? `; did you mean '${near}'?` : ''} Use one of ${COMMANDS.join(', ')} (see --help).` };
 }
 
-function unknownOption(option: string, command: Command | undefined): Parsed {
+function unknownOption(option: string, command: OfferedCommand | undefined): Parsed {
   const name = option.split('=')[0] as string;
   // The options people bring from other tools point at what does that job here; --dryrun is --dry-run too.
   const near = closest(name, [...OPTIONS, '--dry-run', '--verbose']);

@@ -12,19 +12,20 @@ import { withReport } from './report.js';
 export async function runPlan(config: Config, env: Record<string, string | undefined>, log: Logger): Promise<ExitCode> {
   return withReport(config, 'plan', log, async (report) => {
     const timings = report.timingsMs;
-    const { functions, ctx, previous, session } = await openDeployment(config, env, log, report, 'plan');
+    const { functions, ctx, version, session } = await openDeployment(config, env, log, report, 'plan');
+    const previous = version.record;
     report.record = ctx.records.uri(config.job.environment);
     report.functions = await timed(timings, 'plan', () =>
       mapLimit(functions, config.concurrency, async (fn): Promise<FunctionReport> => {
         const key = packageKey(config.storage, fn.sha256, fn.file);
         const state = await ctx.packages.state(key, fn.size);
         const plan = await session.plan({ fn, packageKey: key, packageUrl: await ctx.packages.url(key), previous: previous?.functions.find((f) => f.name === fn.name) });
-        return { name: fn.name, file: fn.relPath, action: plan.action, endpoint: plan.endpoint, packageKey: key, sha256: fn.sha256, size: fn.size, upload: state === 'absent' ? 'would upload' : 'would skip', changed: plan.changed, changes: plan.changes };
+        return { name: fn.name, file: fn.relPath, action: plan.action, endpoint: plan.endpoint, packageKey: key, sha256: fn.sha256, size: fn.size, upload: state === 'absent' ? 'would upload' : 'would skip', changed: plan.changed, ...(plan.changes?.length ? { changes: plan.changes } : {}), error: plan.refused };
       }),
     );
     const stale = (previous?.functions ?? []).filter((f) => !functions.some((fn) => fn.name === f.name));
     for (const f of stale) report.functions.push({ name: f.name, file: f.file, action: 'keep (not in this deploy; removed by stop)', packageKey: f.packageKey, sha256: f.sha256 });
-    const rows = report.functions.map((f) => [f.name, f.upload ? `${f.upload}${f.upload === 'would upload' && f.size ? ` ${formatBytes(f.size)}` : ''}` : '', f.action, f.changed?.join(', ') ?? '', f.endpoint ?? '']);
+    const rows = report.functions.map((f) => [f.name, f.upload ? `${f.upload}${f.upload === 'would upload' && f.size ? ` ${formatBytes(f.size)}` : ''}` : '', f.action, (f.changes?.map((c) => c.field) ?? f.changed ?? []).join(', '), f.endpoint ?? '']);
     log.info(`\nPlan for environment '${config.job.environment}' (${ctx.target.label}); nothing was changed:\n`);
     log.info(formatTable(['function', 'package', 'action', 'changes', 'endpoint'], rows));
     const changes = report.functions.flatMap((f) => (f.changes ?? []).map((c) => `  ${f.name}  ${c.field}: ${c.from} → ${c.to}`));

@@ -4,7 +4,7 @@ import { missingCredentials } from '../credentials/index.js';
 import { ConfigError, RemoteError, RemoteFailures, errorMessages } from '../errors.js';
 import type { GestaltSession, Placement } from '../gestalt/types.js';
 import { awsErrorName, awsStatus, networkCode } from '../net/aws-errors.js';
-import type { DeploymentRecord } from '../record/types.js';
+import type { RecordVersion } from '../record/store.js';
 import { s3Failure, s3Unreachable } from '../storage/errors.js';
 import type { RunContext } from './context.js';
 
@@ -49,17 +49,18 @@ export function bucketFailure(err: unknown, storage: StorageSettings, aws: AwsSe
 }
 
 /**
- * deploy and plan: the bucket, the Gestalt lookups and the environment's record, side by side. Every
+ * deploy and plan: the bucket, the Gestalt lookups and the environment's record (validated against the job),
+ * side by side. Every
  * independent cause is reported; a record read that fails because the bucket did is the same cause.
  */
-export async function preflight(ctx: RunContext, placement: Placement, purpose: 'deploy' | 'plan'): Promise<{ session: GestaltSession; previous: DeploymentRecord | undefined }> {
-  const { config, s3, records, target, log } = ctx;
-  const [bucket, session, previous] = await Promise.allSettled([checkBucket(s3, config.storage, config.aws), target.open(placement, purpose), records.read(config.job.environment)]);
+export async function preflight(ctx: RunContext, placement: Placement, purpose: 'deploy' | 'plan', readRecord: () => Promise<RecordVersion>): Promise<{ session: GestaltSession; version: RecordVersion }> {
+  const { config, s3, target, log } = ctx;
+  const [bucket, session, version] = await Promise.allSettled([checkBucket(s3, config.storage, config.aws), target.open(placement, purpose), readRecord()]);
   const failures: unknown[] = [];
   if (bucket.status === 'rejected') failures.push(bucket.reason);
   if (session.status === 'rejected') failures.push(session.reason);
-  if (previous.status === 'rejected' && bucket.status === 'fulfilled') failures.push(previous.reason);
-  if (bucket.status === 'fulfilled' && session.status === 'fulfilled' && previous.status === 'fulfilled') return { session: session.value, previous: previous.value };
+  if (version.status === 'rejected' && bucket.status === 'fulfilled') failures.push(version.reason);
+  if (bucket.status === 'fulfilled' && session.status === 'fulfilled' && version.status === 'fulfilled') return { session: session.value, version: version.value };
   throw combine(failures, log);
 }
 

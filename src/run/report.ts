@@ -1,6 +1,7 @@
 import type { Config } from '../config/types.js';
 import { ConfigError, errorMessages, type ExitCode, type Problem } from '../errors.js';
 import { missingCredentials } from '../credentials/index.js';
+import { CancelledError } from '../net/cancel.js';
 import type { Logger } from '../log/logger.js';
 import type { RunReport } from '../reports/types.js';
 import { environmentUrl, summaryTable, writeReports } from '../reports/write.js';
@@ -18,6 +19,7 @@ export async function withReport(config: Config, command: RunReport['command'], 
     const invalid = err instanceof ConfigError ? err : missingCredentials(err);
     report.errors.push(...errorMessages(invalid ?? err));
     if (invalid) markInvalid(report, invalid.problems);
+    if (err instanceof CancelledError) report.status = 'cancelled';
     throw err;
   } finally {
     finishReport(report);
@@ -78,6 +80,6 @@ export function finishReport(report: RunReport): RunReport {
     bytesUploaded: report.functions.reduce((n, f) => n + (f.bytesUploaded ?? 0), 0),
   };
   if (report.command !== 'stop') report.environmentUrl = environmentUrl(report);
-  if (report.status !== 'invalid' && (report.errors.length > 0 || failed > 0)) report.status = failed > 0 && failed < report.functions.length ? 'partial' : 'failed';
+  if (report.status !== 'invalid' && report.status !== 'cancelled' && (report.errors.length > 0 || failed > 0)) report.status = failed > 0 && failed < report.functions.length ? 'partial' : 'failed';
   return report;
 }

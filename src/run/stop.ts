@@ -2,15 +2,21 @@ import type { Config } from '../config/types.js';
 import { EXIT, errorMessage, type ExitCode } from '../errors.js';
 import type { GestaltSession } from '../gestalt/types.js';
 import type { Logger } from '../log/logger.js';
+import { cancellation } from '../net/cancel.js';
 import { mapLimit } from '../net/pool.js';
+import type { RecordVersion } from '../record/store.js';
 import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
 import type { FunctionReport } from '../reports/types.js';
-import { openContext, timed, type RunContext } from './context.js';
+import { cancelledExit, openContext, readRecord, recordHeader, timed, type RunContext } from './context.js';
 import { withReport } from './report.js';
+import { closest } from '../config/closest.js';
+
+const keyOf = (f: RecordedFunction) => f.id ?? `name:${f.name}`;
 
 /**
  * Removes what the environment's record lists (endpoints, then functions), then the record. Needs no
- * checkout and no LAMBDA_* variables: the record says where everything is.
+ * checkout and no LAMBDA_* variables: the record says where everything is. Whatever cannot be proven to
+ * be this environment's is refused and stays in the record.
  */
 export async function runStop(config: Config, log: Logger): Promise<ExitCode> {
   return withReport(config, 'stop', log, async (report) => {
@@ -21,72 +27,91 @@ export async function runStop(config: Config, log: Logger): Promise<ExitCode> {
     report.record = records.uri(job.environment);
     const found = await timed(timings, 'lookup', () =>
       log.section('lookup', `Deployment record ${records.uri(job.environment)}`, async () => {
-        const recorded = await records.read(job.environment);
+        const version = await readRecord(ctx);
+        const recorded = version.record;
         if (!recorded) return discovered(ctx, log);
-        const session = await target.open(recorded.api && recorded.environmentId ? { api: recorded.api, environmentId: recorded.environmentId } : undefined, 'stop');
-        return { record: recorded, session };
+        const environmentId = recorded.environmentId ?? config.environmentId;
+        const session = await target.open(environmentId ? { api: recorded.api ?? config.api ?? '', environmentId } : undefined, 'stop');
+        return { record: recorded, version, session };
       }),
     );
-    const record = found?.record;
-    if (!found || !record || record.functions.length === 0) {
-      log.info(`Nothing to stop: no deployment record for environment '${job.environment}' (already stopped, or never deployed).`);
-      if (record) await records.remove(job.environment);
+    if (!found || found.record.functions.length === 0) {
+      log.info(`Nothing to stop: no deployment record for environment '${job.environment}' and nothing of it found in Gestalt (already stopped, or never deployed).`);
+      if (!found) await warnNearMiss(ctx, log);
+      if (found?.version?.record) await records.update(job.environment, (current) => (current && current.functions.length > 0 ? current : undefined), found.version);
       report.status = 'nothing-to-do';
       return EXIT.ok;
     }
-    const { session } = found;
+    const { record, session, version } = found;
     const results = await timed(timings, 'remove', () =>
       log.section('remove', `Remove ${record.functions.length} function(s) from ${target.label}`, () =>
-        mapLimit(record.functions, config.concurrency, async (fn): Promise<{ fn: RecordedFunction; line: FunctionReport }> => {
-          try {
-            const r = await session.remove(fn, record);
-            log.info(`  ${fn.name}: ${r.outcome === 'removed' ? `removed (${r.endpoints} endpoint(s))` : 'already gone'}`);
-            return { fn, line: { name: fn.name, file: fn.file, action: r.outcome, endpoint: `${r.endpoints} removed`, packageKey: fn.packageKey, sha256: fn.sha256, id: fn.id } };
-          } catch (err) {
-            log.error(errorMessage(err));
-            return { fn, line: { name: fn.name, file: fn.file, action: 'failed', packageKey: fn.packageKey, id: fn.id, error: errorMessage(err) } };
-          }
-        }),
+        mapLimit(
+          record.functions,
+          config.concurrency,
+          async (fn): Promise<{ fn: RecordedFunction; line: FunctionReport }> => {
+            try {
+              const r = await session.remove(fn, record);
+              log.info(`  ${fn.name}: ${r.outcome === 'removed' ? `removed (${r.endpoints} endpoint(s))` : 'already gone'}`);
+              return { fn, line: { name: fn.name, file: fn.file, action: r.outcome, endpoint: `${r.endpoints} removed`, packageKey: fn.packageKey, sha256: fn.sha256, id: fn.id } };
+            } catch (err) {
+              log.error(errorMessage(err));
+              return { fn, line: { name: fn.name, file: fn.file, action: 'failed', packageKey: fn.packageKey, id: fn.id, error: errorMessage(err) } };
+            }
+          },
+          { shouldStop: () => cancellation.signal !== undefined, skipped: (fn) => ({ fn, line: { name: fn.name, file: fn.file, action: 'failed', id: fn.id, error: `not started: the job was cancelled (${cancellation.signal})` } }) },
+        ),
       ),
     );
     report.functions = results.map((r) => r.line);
-    const left = results.filter((r) => r.line.error).map((r) => r.fn);
-    await timed(timings, 'record', async () => {
-      if (left.length === 0) {
-        await records.remove(job.environment);
-        log.info(`Removed the deployment record ${records.uri(job.environment)}.`);
-      } else {
-        // Keep what could not be removed, so the next stop retries exactly those.
-        await records.write({ ...record, functions: left, updatedAt: new Date().toISOString() });
-        log.info(`Kept ${left.length} function(s) in ${records.uri(job.environment)} for the next stop.`);
-      }
-    });
-    return left.length > 0 ? EXIT.remote : EXIT.ok;
+    const gone = new Set(results.filter((r) => !r.line.error).map((r) => keyOf(r.fn)));
+    const left = await timed(timings, 'record', () => dropRemoved(ctx, version, gone, log));
+    if (cancellation.signal) return cancelledExit(report, log);
+    return left > 0 ? EXIT.remote : EXIT.ok;
   });
 }
 
-/** No record (deleted by hand, or a deploy from before records): meta mode can still find this ref's functions by name. */
-async function discovered({ config, target }: RunContext, log: Logger): Promise<{ record: DeploymentRecord; session: GestaltSession } | undefined> {
-  const { job } = config;
-  if (target.mode !== 'meta' || !config.environmentId || !job.projectName || !job.ref) return undefined;
+/**
+ * Takes what was removed out of the record as it is in S3 now (another job may have added entries), and
+ * removes the record once nothing is left. Returns how many entries stay for the next stop.
+ */
+async function dropRemoved({ config, records, history }: RunContext, version: RecordVersion | undefined, gone: Set<string>, log: Logger): Promise<number> {
+  const environment = config.job.environment;
+  const next = await records.update(
+    environment,
+    (current) => {
+      if (!current) return undefined;
+      const functions = current.functions.filter((f) => !gone.has(keyOf(f)));
+      // Nothing removed (all refused or failed): the record stays exactly as it was.
+      if (functions.length === current.functions.length) return current;
+      return functions.length > 0 ? { ...current, functions, updatedAt: new Date().toISOString() } : undefined;
+    },
+    version,
+  );
+  if (next) log.info(`Kept ${next.functions.length} function(s) in ${records.uri(environment)} for the next stop.`);
+  else if (version?.record) {
+    await history.remove(environment);
+    log.info(`Removed the deployment record ${records.uri(environment)} and its history.`);
+  }
+  return next?.functions.length ?? 0;
+}
+
+/**
+ * "Already stopped" and "mistyped" look the same from the record's side; a record of a nearly identical name
+ * is worth a warning (the stop still succeeds: stopping twice must stay harmless).
+ */
+async function warnNearMiss({ config, records }: RunContext, log: Logger): Promise<void> {
+  const names = await records.environments().catch(() => []);
+  const near = closest(config.job.environment, names.filter((n) => n !== config.job.environment));
+  if (near) log.warn(`CI_ENVIRONMENT_NAME is '${config.job.environment}', which has no deployment; environment '${near}' has one. If this job should stop '${near}', fix the environment name of the stop job.`);
+}
+
+/** No record (deleted by hand, or lost): meta mode finds this environment's functions by their ownership marks. */
+async function discovered(ctx: RunContext, log: Logger): Promise<{ record: DeploymentRecord; version: RecordVersion | undefined; session: GestaltSession } | undefined> {
+  const { config, target } = ctx;
+  if (target.mode !== 'meta' || !config.environmentId) return undefined;
   const session = await target.open({ api: config.api ?? '', environmentId: config.environmentId }, 'stop');
-  const prefix = `${job.projectName}/${job.ref}/`;
-  const functions = await session.discover(prefix);
+  const functions = await session.discover();
   if (functions.length === 0) return undefined;
-  log.info(`No deployment record; found ${functions.length} function(s) named ${prefix}… in environment ${config.environmentId}.`);
-  const record: DeploymentRecord = {
-    schema: 1,
-    environment: job.environment,
-    mode: 'meta',
-    project: { name: job.projectName, path: job.projectPath, id: job.projectId },
-    ref: job.ref,
-    sha: job.sha,
-    pipelineId: job.pipelineId,
-    jobUrl: job.jobUrl,
-    updatedAt: new Date().toISOString(),
-    api: config.api,
-    environmentId: config.environmentId,
-    functions,
-  };
-  return { record, session };
+  log.info(`No deployment record; found ${functions.length} function(s) marked as environment '${config.job.environment}' of ${config.job.projectPath} in Gestalt environment ${config.environmentId}.`);
+  return { record: { schema: 2, ...recordHeader(config), functions }, version: undefined, session };
 }

@@ -25,7 +25,8 @@ export async function validate(command: Command, env: Record<string, string | un
   const { config, problems } = readConfig(rules, env, cwd);
   config.command = command;
   const warnings = unknownVariableWarnings(env);
-  if (rules !== 'stop') {
+  // Only deploy and plan read the checkout; stop, history, rollback, promote and verify work from S3 alone.
+  if (rules === 'deploy' || rules === 'plan') {
     const local = await resolveLocal(config, env);
     problems.push(...local.problems);
     warnings.push(...local.warnings);

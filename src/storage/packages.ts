@@ -33,6 +33,27 @@ export class PackageStore {
     }
   }
 
+  /**
+   * Whether the object under a content address still holds those bytes, read from S3's answer alone (no
+   * download): the sha256 the upload stored with it (metadata, or S3's SHA-256 checksum) and the size.
+   * Undefined when it does; otherwise the reason, for a sentence.
+   */
+  async mismatch(key: string, sha256: string, size: number): Promise<string | undefined> {
+    let head;
+    try {
+      head = await this.s3.send(new HeadObjectCommand({ Bucket: this.storage.bucket, Key: key, ChecksumMode: 'ENABLED' }));
+    } catch (err) {
+      if (isNotFound(err)) return 'is missing';
+      throw s3Failure('HeadObject', s3Uri(this.storage.bucket, key), err);
+    }
+    const checksum = head.ChecksumSHA256 && !head.ChecksumSHA256.includes('-') ? Buffer.from(head.ChecksumSHA256, 'base64').toString('hex') : undefined;
+    const stored = head.Metadata?.sha256 ?? checksum;
+    if (!stored) return 'carries no sha256 (metadata or checksum) to prove its content';
+    if (stored !== sha256) return `holds sha256 ${stored.slice(0, 12)}…, not ${sha256.slice(0, 12)}…`;
+    if (head.ContentLength !== size) return `is ${head.ContentLength} bytes, not ${size}`;
+    return undefined;
+  }
+
   /** Streams the file; lib-storage switches to multipart above one part, never buffering the whole file. */
   async upload(key: string, path: string, sha256: string, onProgress?: (loaded: number) => void): Promise<void> {
     const upload = new Upload({

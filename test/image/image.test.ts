@@ -1,6 +1,6 @@
 // Builds the real Dockerfile with buildah on a locally assembled base and runs the runner inside the image
 // (scripts/image/test-image.sh does the work and fails on any broken check; this file asserts on its report).
-// No Docker engine or registry exists here: see TESTING.md, "Container image without a Docker engine".
+// No Docker engine or registry exists here: see docs/testing.md, "The container image".
 import { spawn, spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';

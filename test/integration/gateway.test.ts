@@ -141,11 +141,12 @@ describe('gateway mode: failures', () => {
     expect(r.files.json.status).toBe('failed');
     expect(r.files.json.functions[0].error).toMatch(/could not find target API/);
     expect(r.files.env).toContain('GESTALT_DEPLOY_STATUS=failed');
-    // Nothing deployed: no record written.
-    expect(await stack.s3.listKeys(bucket, 'acme/lambdas/deployments/')).toEqual([]);
+    // The lambda answered an error, but the original can fail after creating: the record keeps the function as failed.
+    const record = JSON.parse((await stack.s3.getObject(bucket, 'acme/lambdas/deployments/review/main.json'))?.toString() ?? '{}');
+    expect(record.functions.map((f: { file: string; state: string }) => [f.file, f.state])).toEqual([['only.zip', 'failed']]);
   });
 
-  it('reports per function when one fails and the others deploy, and records only the deployed ones', async () => {
+  it('reports per function when one fails and the others deploy, and records each with its state', async () => {
     const bucket = await freshBucket(stack);
     const gw = await gateway();
     gw.failFor('orders.zip', 'ERROR: error creating lambda: response code 400\r\n');
@@ -157,7 +158,11 @@ describe('gateway mode: failures', () => {
     expect(byName['lambdas/main/orders.zip'].error).toMatch(/error creating lambda/);
     expect(byName['lambdas/main/hello.zip'].action).toBe('created');
     const record = JSON.parse((await stack.s3.getObject(bucket, 'acme/lambdas/deployments/review/main.json'))?.toString() ?? '{}');
-    expect(record.functions.map((f: { file: string }) => f.file)).toEqual(['hello.zip', 'users.zip']);
+    expect(record.functions.map((f: { file: string; state: string }) => [f.file, f.state])).toEqual([
+      ['hello.zip', 'deployed'],
+      ['orders.zip', 'failed'],
+      ['users.zip', 'deployed'],
+    ]);
   });
 
   it('retries 503 and connection resets, but not a 401', async () => {
@@ -246,6 +251,8 @@ describe('packages in S3', () => {
       // The bucket exists (HeadBucket); the package does not yet (HeadObject).
       if (req.method === 'HEAD') return void res.writeHead(/^\/owner-enforced\/?$/.test(req.url ?? '') ? 200 : 404).end();
       if (req.method === 'GET') return void res.writeHead(404, { 'content-type': 'application/xml' }).end('<Error><Code>NoSuchKey</Code><Message>no</Message></Error>');
+      if (req.method === 'PUT' && req.url?.includes('/deployments/')) return void res.writeHead(200, { etag: '"1"' }).end();
+      if (req.method === 'DELETE') return void res.writeHead(204).end();
       if (req.method === 'PUT' && req.headers['x-amz-acl']) {
         res.writeHead(400, { 'content-type': 'application/xml' });
         return void res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessControlListNotSupported</Code><Message>The bucket does not allow ACLs</Message><RequestId>1</RequestId></Error>');

@@ -1,17 +1,19 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { LoggedRequest, MetaEmulator } from '../support/meta-emulator.js';
-import { assertNoSecrets, makeProject, runCli, type CliResult } from '../support/run-cli.js';
-import { AWS_SECRET, GF_SECRET, freshBucket, metaVars, projectWithPackages, s3Env, startS3Stack, startSeededMeta, type S3Stack } from './setup.js';
+import type { MetaEmulator } from '../support/meta-emulator.js';
+import { assertNoSecrets, makeProject, type CliResult } from '../support/run-cli.js';
+import { calls, GATEWAY, isWrite, metaJobEnv, recordingRunner, startMetaWorld, type MetaWorld } from './meta-setup.js';
+import { AWS_SECRET, GF_SECRET, projectWithPackages, s3Env, startS3Stack, type S3Stack } from './setup.js';
 
-const GATEWAY = 'https://gw.example.test';
 let stack: S3Stack;
+let world: MetaWorld;
 let meta: MetaEmulator;
 let envId: string;
 let providerId: string;
 let bucket: string;
 const outputs: CliResult[] = [];
+const run = recordingRunner(outputs);
 
 beforeAll(async () => {
   stack = await startS3Stack();
@@ -22,26 +24,14 @@ afterAll(async () => {
   assertNoSecrets(outputs.flatMap((o) => [o.output, o.files.env, JSON.stringify(o.files.json ?? {})]), [AWS_SECRET, GF_SECRET, basic, 'bearer-token-123456']);
 });
 beforeEach(async () => {
-  ({ meta, envId, providerId } = await startSeededMeta({ bearerTokens: ['bearer-token-123456'], gatewayUrl: GATEWAY }));
-  bucket = await freshBucket(stack);
-  meta.clearRequests();
+  world = await startMetaWorld(stack, { bearerTokens: ['bearer-token-123456'] });
+  ({ meta, envId, providerId, bucket } = world);
 });
 afterEach(async () => {
   await meta.close();
 });
 
-function metaEnv(dir: string, extra: Record<string, string | undefined> = {}) {
-  return s3Env(stack, bucket, { CI_PROJECT_DIR: dir, ...metaVars({ meta, envId, providerId }), ...extra });
-}
-
-async function run(args: string[], env: Record<string, string | undefined>, cwd: string): Promise<CliResult> {
-  const r = await runCli(args, { env, cwd });
-  outputs.push(r);
-  return r;
-}
-
-const isWrite = (r: LoggedRequest) => r.method !== 'GET';
-const calls = (rs: LoggedRequest[]) => rs.map((r) => `${r.method} ${r.path.replace(/[0-9a-f-]{36}/g, ':id')}`);
+const metaEnv = (dir: string, extra: Record<string, string | undefined> = {}) => metaJobEnv(stack, world, dir, { LAMBDA_ARTIFACTS: 'dist/*.zip', ...extra });
 
 describe('meta mode: deploy', () => {
   it('first deploy: lookups once, 3 creates, 3 endpoint creates; unchanged redeploy writes nothing; a changed package is one PATCH', async () => {
@@ -127,7 +117,8 @@ describe('meta mode: deploy', () => {
     const res = await fetch(`${meta.url}/root/environments/${envId}/lambdas`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`gf-key:${GF_SECRET}`).toString('base64')}` },
-      body: JSON.stringify({ name: 'lambdas/main/fixme.zip', properties: { runtime: 'nodejs' } }),
+      // A create of this environment's own (ownership-marked) that failed in Meta's backend.
+      body: JSON.stringify({ name: 'lambdas/main/fixme.zip', properties: { runtime: 'nodejs' }, variables: { 'gestalt-deploy.project': 'acme/lambdas', 'gestalt-deploy.environment': 'review/main' } }),
     });
     expect(res.status).toBe(400);
     expect(meta.lambdas()[0].resource_state).toMatch(/Failed$/);

@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import { startGatewayFake, type GatewayFake } from '../support/gateway-fake.js';
 import { runCaptured } from '../support/loopback.js';
 import type { MetaEmulator } from '../support/meta-emulator.js';
+import { s3ErrorAnswer } from '../support/recording-proxy.js';
 import { assertNoSecrets, CLI_PATH, runCli, type CliResult } from '../support/run-cli.js';
-import { AWS_SECRET, GF_SECRET, freshBucket, metaVars, projectWithPackages, s3Env, startS3Stack, startSeededMeta, type S3Stack } from './setup.js';
+import { metaJobEnv, startMetaWorld } from './meta-setup.js';
+import { AWS_SECRET, GF_SECRET, freshBucket, projectWithPackages, startS3Stack, type S3Stack } from './setup.js';
 
 // The first-time mistakes of the README's troubleshooting table, made for real: each row is run, its sentence
 // must appear, its exit code must be the one the table gives, and where the run fails nothing may have been
@@ -46,7 +48,7 @@ beforeAll(async () => {
   stack = await startS3Stack();
   gw = await startGatewayFake();
   gw.knownApis.add('dev1');
-  ({ meta, envId, providerId } = await startSeededMeta({ gatewayUrl: 'https://gw.example.test' }));
+  ({ meta, envId, providerId } = await startMetaWorld(stack));
 });
 afterAll(async () => {
   await meta.close();
@@ -57,15 +59,14 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   bucket = await freshBucket(stack);
-  stack.proxy.answer = undefined;
+  stack.proxy.intercept = undefined;
 });
 
 function metaEnv(dir: string, extra: Record<string, string | undefined> = {}): Record<string, string> {
-  return s3Env(stack, bucket, { CI_PROJECT_DIR: dir, ...metaVars({ meta, envId, providerId }, '{basename}.js;handler'), ...extra });
+  return metaJobEnv(stack, { meta, envId, providerId, bucket }, dir, { LAMBDA_ARTIFACTS: 'dist/*.zip', LAMBDA_HANDLER: '{basename}.js;handler', ...extra });
 }
 
 const UNKNOWN_ID = '5a1f0f3e-0000-4000-8000-000000000000';
-const ANONYMOUS_DENIED = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>';
 const errorLines = (r: CliResult) => r.output.split('\n').filter((l) => l.startsWith('ERROR:'));
 
 const MISTAKES: Record<string, Mistake> = {
@@ -178,7 +179,7 @@ const MISTAKES: Record<string, Mistake> = {
       const first = await ctx.cli(['deploy'], env);
       expect(first.code, first.output).toBe(0);
       // What real S3 answers an anonymous request for an object of a private bucket.
-      stack.proxy.answer = (req) => (req.accessKeyId ? undefined : { status: 403, body: ANONYMOUS_DENIED });
+      stack.proxy.intercept = (req) => (req.accessKeyId ? undefined : s3ErrorAnswer(403, 'AccessDenied', 'Access Denied'));
       return ctx.cli(['doctor'], env);
     },
     async also(r, ctx) {

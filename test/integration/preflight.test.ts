@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { startGatewayFake, type GatewayFake } from '../support/gateway-fake.js';
 import type { MetaEmulator } from '../support/meta-emulator.js';
 import { assertNoSecrets, makeProject, runCli, type CliResult } from '../support/run-cli.js';
-import { AWS_SECRET, GF_SECRET, LAMBDA_VARS, freshBucket, metaVars, projectWithPackages, s3Env, s3Writes, startS3Stack, startSeededMeta, type S3Stack } from './setup.js';
+import { GATEWAY, metaJobEnv, startMetaWorld } from './meta-setup.js';
+import { AWS_SECRET, GF_SECRET, LAMBDA_VARS, projectWithPackages, s3Env, s3Writes, startS3Stack, type S3Stack } from './setup.js';
 
 // What deploy, plan and doctor check before anything is written, and what they say about it: several causes
 // at once, a provider of the wrong kind, STS out of reach; what plan shows of each change; which function's URL
 // becomes the environment URL; and a long upload that says how far it got.
 
-const GATEWAY = 'https://gw.example.test';
 let stack: S3Stack;
 let meta: MetaEmulator;
 let envId: string;
@@ -26,8 +26,7 @@ afterAll(async () => {
   assertNoSecrets(outputs.flatMap((o) => [o.output, o.files.env, JSON.stringify(o.files.json ?? {})]), [AWS_SECRET, GF_SECRET, 'value-never-shown']);
 });
 beforeEach(async () => {
-  ({ meta, envId, providerId } = await startSeededMeta({ gatewayUrl: GATEWAY }));
-  bucket = await freshBucket(stack);
+  ({ meta, envId, providerId, bucket } = await startMetaWorld(stack));
   stack.proxy.delayMs = undefined;
 });
 afterEach(async () => {
@@ -35,7 +34,7 @@ afterEach(async () => {
 });
 
 function metaEnv(dir: string, extra: Record<string, string | undefined> = {}) {
-  return s3Env(stack, bucket, { CI_PROJECT_DIR: dir, ...metaVars({ meta, envId, providerId }, '{basename}.js;handler'), GESTALT_GATEWAY_URL: GATEWAY, ...extra });
+  return metaJobEnv(stack, { meta, envId, providerId, bucket }, dir, { LAMBDA_ARTIFACTS: 'dist/*.zip', LAMBDA_HANDLER: '{basename}.js;handler', GESTALT_GATEWAY_URL: GATEWAY, ...extra });
 }
 
 async function run(args: string[], env: Record<string, string | undefined>, cwd: string): Promise<CliResult> {
@@ -101,13 +100,13 @@ describe('plan shows what would change, with current and new values', () => {
     const byName = Object.fromEntries(plan.functions.map((f: { name: string }) => [f.name, f]));
     expect(byName['lambdas/main/a.zip'].changes).toEqual([
       { field: 'memory', from: '512', to: '1024' },
-      { field: 'env', from: '{TOKEN}', to: '{ADDED, TOKEN}' },
+      { field: 'env', from: 'TOKEN', to: 'ADDED, TOKEN (new value)' },
     ]);
     const b = byName['lambdas/main/b.zip'].changes;
     expect(b[0]).toEqual({ field: 'package_url', from: before, to: expect.stringMatching(/\/b\.zip$/) });
     expect(b[0].to).not.toBe(before);
     expect(b[1]).toEqual({ field: 'memory', from: '512', to: '1024' });
-    expect(r.output).toMatch(/Changed settings \(current → new\):\n {2}lambdas\/main\/a\.zip {2}memory: 512 → 1024\n {2}lambdas\/main\/a\.zip {2}env: \{TOKEN\} → \{ADDED, TOKEN\}/);
+    expect(r.output).toMatch(/Changed settings \(current → new\):\n {2}lambdas\/main\/a\.zip {2}memory: 512 → 1024\n {2}lambdas\/main\/a\.zip {2}env: TOKEN → ADDED, TOKEN \(new value\)/);
     expect(r.output).not.toContain('value-never-shown');
     expect(JSON.stringify(plan)).not.toContain('value-never-shown');
   });

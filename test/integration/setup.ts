@@ -1,10 +1,11 @@
+import { afterAll, beforeAll } from 'vitest';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { startS3, type S3Server } from '../support/s3-server.js';
 import { startRecordingProxy, type RecordingProxy } from '../support/recording-proxy.js';
-import { startMetaEmulator, type MetaEmulator, type MetaEmulatorOptions } from '../support/meta-emulator.js';
 import { jobEnv, makeProject } from '../support/run-cli.js';
+import { functionName, projectWithFunctions } from '../support/deploy-state.js';
 
 // Shared by the integration files: one S3 stand-in per file behind a recording proxy (so tests can
 // count the S3 calls the runner made), a fresh bucket per test, and a job-like environment.
@@ -79,25 +80,24 @@ export function s3Writes(stack: S3Stack, from = 0) {
   return stack.proxy.requests.slice(from).filter((r) => r.method !== 'GET' && r.method !== 'HEAD');
 }
 
-/** A Meta emulator with the key pair gf-key/GF_SECRET, one environment with the API dev1, and a Lambda provider. */
-export async function startSeededMeta(opts: MetaEmulatorOptions = {}): Promise<{ meta: MetaEmulator; envId: string; providerId: string }> {
-  const meta = await startMetaEmulator({ apiKeys: { 'gf-key': GF_SECRET }, ...opts });
-  const envId = meta.seedEnvironment({ name: 'dev' });
-  meta.seedApi(envId, { name: 'dev1' });
-  const providerId = meta.seedLambdaProvider();
-  return { meta, envId, providerId };
+export interface DeployFixture {
+  stack: S3Stack;
+  /** A project dir with `count` packages dist/f00.zip …, and the function names a deploy of ref main gives them. */
+  dir: string;
+  names: string[];
 }
 
-/** The variables of a complete meta-mode job against a seeded emulator, for dist/*.zip. */
-export function metaVars(seeded: { meta: { url: string }; envId: string; providerId: string }, handler = 'index.handler'): Record<string, string> {
-  return {
-    GESTALT_META_URL: seeded.meta.url,
-    GESTALT_ORG: 'root',
-    GESTALT_LAMBDA_PROVIDER_ID: seeded.providerId,
-    GF_API_KEY: 'gf-key',
-    GF_API_SECRET: GF_SECRET,
-    ...LAMBDA_VARS,
-    LAMBDA_HANDLER: handler,
-    LAMBDA_ENVIRONMENT_ID: seeded.envId,
-  };
+/** For a file's beforeAll/afterAll: one S3 stack and one project of `count` functions, read once set up. */
+export function useDeployFixture(count: number): DeployFixture {
+  const fixture = {} as DeployFixture;
+  beforeAll(async () => {
+    fixture.stack = await startS3Stack();
+    const project = await projectWithFunctions(count);
+    fixture.dir = project.dir;
+    fixture.names = project.files.map((f) => functionName(f));
+  });
+  afterAll(async () => {
+    await fixture.stack?.close();
+  });
+  return fixture;
 }

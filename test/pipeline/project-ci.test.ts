@@ -1,7 +1,7 @@
 // The project's own .gitlab-ci.yml: valid against GitLab's CI schema, the right jobs for branches and semver tags,
 // and every job whose script can run without a GitLab instance or a registry run through gitlab-ci-local 4.73.0 in
-// a copy of the repository (see TESTING.md, "gitlab-ci-local"). The image jobs need buildah and a registry:
-// test/image/release-pipeline.test.ts runs them.
+// a copy of the repository (docs/testing.md, "gitlab-ci-local"). The image jobs need buildah and a registry:
+// test/image/release-pipeline.test.ts runs them (`npm run test:image`).
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';

@@ -1,5 +1,7 @@
-import type { Server } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import type { Agent, ClientRequest, IncomingMessage, Server } from 'node:http';
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 
 // The plumbing every stand-in and harness shares: servers on 127.0.0.1 that close for real, and child
 // processes whose output is captured whole.
@@ -31,6 +33,23 @@ export async function serveLoopback(server: Server): Promise<{ port: number; url
   return { port, url: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
 }
 
+/**
+ * The request a proxy sends on to `target` for `req`: same method, path and raw headers (order, case and
+ * duplicates kept; Host stays the proxy's, so a SigV4 signature made for the proxy still verifies). The caller
+ * writes the body and handles the answer.
+ */
+export function forwardTo(target: URL, req: IncomingMessage, agent: Agent): ClientRequest {
+  return httpRequest({
+    host: target.hostname,
+    port: target.port || 80,
+    method: req.method,
+    path: req.url,
+    headers: req.rawHeaders,
+    agent,
+    setHost: false,
+  });
+}
+
 export interface Captured {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -42,10 +61,19 @@ export interface Captured {
   ms: number;
 }
 
+export interface RunCapturedOptions {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  timeoutMs: number;
+  /** Called once the child runs, e.g. to send it a signal at a chosen moment (a cancelled CI job). */
+  onSpawn?: (child: ChildProcess) => void;
+}
+
 /** Runs a command with no stdin, capturing its output; SIGKILLs it after `timeoutMs`. */
-export function runCaptured(command: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<Captured> {
+export function runCaptured(command: string, args: string[], opts: RunCapturedOptions): Promise<Captured> {
   const started = Date.now();
   const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  opts.onSpawn?.(child);
   const out = { stdout: '', stderr: '', output: '' };
   for (const stream of ['stdout', 'stderr'] as const) {
     child[stream].setEncoding('utf8');

@@ -1,4 +1,5 @@
 // Failure injection for the Meta emulator: decides, per request in arrival order, whether a fault applies.
+import { seededRandom } from './prng.js';
 
 export interface FailureSpec {
   /** status: answer `status` (default 503) with a Meta error body; reset: destroy the socket; timeout: never answer. */
@@ -20,24 +21,12 @@ interface Armed {
   random: () => number;
 }
 
-/** mulberry32: tiny, deterministic, good enough to spread failures over a run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export class FailurePlan {
   private armed: Armed[] = [];
 
   add(spec: FailureSpec): void {
     const remaining = spec.count ?? (spec.fraction !== undefined ? Infinity : 1);
-    this.armed.push({ spec: { ...spec }, remaining, random: mulberry32(spec.seed ?? 1) });
+    this.armed.push({ spec: { ...spec }, remaining, random: seededRandom(spec.seed ?? 1) });
   }
 
   clear(): void {

@@ -1,5 +1,5 @@
 // Shapes and small helpers shared by the Meta emulator's state, routes and server.
-// Everything here follows /work/shared/docs/gestalt-meta-api.md; where that page is silent the choice is noted.
+// Everything here follows gestalt-meta as docs/gestalt-api.md describes it; where the sources are silent the choice is noted.
 
 /** A Meta error: rendered as `{"code": code, "message": message}` with HTTP status `status`. */
 export class MetaError extends Error {
@@ -35,7 +35,7 @@ export interface MetaResource {
   variables?: unknown;
 }
 
-export type Kind = 'environment' | 'api' | 'lambda' | 'apiendpoint' | 'provider';
+export type Kind = 'environment' | 'api' | 'lambda' | 'apiendpoint' | 'provider' | 'secret';
 
 export interface TypeInfo {
   name: string;
@@ -75,6 +75,7 @@ export const TYPES: Record<Kind, TypeInfo> = {
     segment: 'apiendpoints',
     label: 'ApiEndpoint',
   },
+  secret: { name: 'Gestalt::Resource::Secret', typeId: '97d7a0c6-3b1e-4c2f-9a0d-7c1b5e8f2a64', segment: 'secrets', label: 'Secret' },
   // Providers are stored with their concrete subtype (see PROVIDER_TYPES); this is the generic entry for routing.
   provider: {
     name: 'Gestalt::Configuration::Provider',
@@ -91,6 +92,8 @@ export const PROVIDER_TYPES = {
     typeId: 'e1e4b1c8-2d90-482b-8a17-b1e9e53d3c5d',
   },
   kong: { name: 'Gestalt::Configuration::Provider::Kong', typeId: '05dede27-03b8-419d-9544-238fd6b07abc' },
+  // The CaaS provider a lambda provider runs secret-mounting lambdas on (its META_COMPUTE_PROVIDER_ID).
+  kubernetes: { name: 'Gestalt::Configuration::Provider::CaaS::Kubernetes', typeId: '2f9b2c1e-6d4a-4e8b-9f3c-1a7d5e0b8c42' },
 } as const;
 
 export const STATE_ACTIVE = 'Gestalt::Resource::State::Active';

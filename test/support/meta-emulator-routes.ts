@@ -10,6 +10,8 @@ import {
   isUuid,
 } from './meta-emulator-model.js';
 import type { Kind } from './meta-emulator-model.js';
+import { checkEndpointProperties, fillSecurityIdentities, publicUrl, upstreamUrl } from './meta-emulator-endpoints.js';
+import { checkLambda } from './meta-emulator-lambda-checks.js';
 import { applyPatch } from './meta-emulator-patch.js';
 import type { MetaState, Stored } from './meta-emulator-state.js';
 
@@ -73,16 +75,6 @@ function deleteOne(kind: Kind) {
   };
 }
 
-function patchOne(kind: Kind) {
-  return (c: RouteCtx): Reply => {
-    const stored = lookup(c, kind);
-    const patched = applyPatch(stored.doc, c.body);
-    patched.modified = { timestamp: c.state.clock.now() };
-    c.state.replace(stored.doc.id, patched);
-    return ok(structuredClone(patched));
-  };
-}
-
 // ---- create helpers --------------------------------------------------------------------------------------------
 
 interface Envelope {
@@ -90,6 +82,7 @@ interface Envelope {
   name: string;
   description: string | undefined;
   properties: unknown;
+  variables: Record<string, string> | undefined;
 }
 
 /** Checks the fields every create shares: a UUID `resource_type` if sent, a UUID `id` if sent, a `name`. */
@@ -107,27 +100,8 @@ function envelope(body: unknown): Envelope {
     name: body.name,
     description: typeof body.description === 'string' ? body.description : undefined,
     properties: body.properties,
+    variables: variablesOf(body),
   };
-}
-
-/** Play-JSON-style errors for the lambda properties Meta requires; empty when the payload parses. */
-function lambdaParseErrors(p: Record<string, unknown>): string[] {
-  const errors: string[] = [];
-  const check = (path: string, value: unknown, valid: (v: unknown) => boolean, expected: string): void => {
-    if (value === undefined || value === null) errors.push(`/properties/${path}: error.path.missing`);
-    else if (!valid(value)) errors.push(`/properties/${path}: error.expected.${expected}`);
-  };
-  check('public', p.public, (v) => typeof v === 'boolean', 'jsboolean');
-  check('runtime', p.runtime, (v) => typeof v === 'string', 'jsstring');
-  check('code_type', p.code_type, (v) => v === 'package' || v === 'code', 'package|code');
-  check('memory', p.memory, Number.isInteger, 'int');
-  check('cpus', p.cpus, (v) => typeof v === 'number' && Number.isFinite(v), 'jsnumber');
-  check('timeout', p.timeout, Number.isInteger, 'int');
-  check('handler', p.handler, (v) => typeof v === 'string', 'jsstring');
-  const provider = p.provider;
-  if (!isObject(provider)) check('provider', provider, () => false, 'jsobject');
-  else check('provider/id', provider.id, isUuid, 'uuid');
-  return errors;
 }
 
 // ---- lambdas ---------------------------------------------------------------------------------------------------
@@ -149,17 +123,26 @@ function createLambda(c: RouteCtx): Reply {
     if (isObject(provider) && provider.name === undefined) provider.name = found.doc.name;
   }
   properties.parent = c.state.link(env);
-  const errors = lambdaParseErrors(properties);
-  // Newer Meta writes the resource before the backend step that parses it: a bad payload leaves a Failed lambda.
-  const stored = c.state.create('lambda', envId, {
-    id: input.id,
-    name: input.name,
-    description: input.description,
-    properties,
-    ...(errors.length > 0 ? { state: STATE_FAILED } : {}),
-  });
-  if (errors.length > 0) throw new MetaError(400, `Failed to parse payload: ${errors.join(', ')}`);
+  // Newer Meta writes the resource before the backend step that parses it (and checks its secrets): a bad payload
+  // leaves a Failed lambda behind.
+  const stored = c.state.create('lambda', envId, { id: input.id, name: input.name, description: input.description, properties, variables: input.variables });
+  try {
+    checkLambda(c.state, stored.doc.id, envId, properties);
+  } catch (err) {
+    stored.doc.resource_state = STATE_FAILED;
+    throw err;
+  }
   return { status: 201, body: structuredClone(stored.doc) };
+}
+
+/** Meta runs the backend update on the patched lambda, with the same checks as a create; a failure changes nothing. */
+function patchLambda(c: RouteCtx): Reply {
+  const stored = lookup(c, 'lambda');
+  const patched = applyPatch(stored.doc, c.body);
+  checkLambda(c.state, stored.doc.id, stored.parentId ?? '', patched.properties);
+  patched.modified = { timestamp: c.state.clock.now() };
+  c.state.replace(stored.doc.id, patched);
+  return ok(structuredClone(patched));
 }
 
 function lambdaEndpoints(c: RouteCtx): Reply {
@@ -172,11 +155,6 @@ function lambdaEndpoints(c: RouteCtx): Reply {
 }
 
 // ---- API endpoints ---------------------------------------------------------------------------------------------
-
-function upstreamUrl(type: string, implementationId: string, synchronous: unknown): string {
-  if (type === 'container') return `http://${implementationId}.containers.gestalt.local:80`;
-  return `http://laser.gestalt.local:9000/lambdas/${implementationId}/invoke${synchronous === false ? '' : 'Sync'}`;
-}
 
 function createEndpoint(c: RouteCtx): Reply {
   const apiId = c.params.parent ?? '';
@@ -193,10 +171,7 @@ function createEndpoint(c: RouteCtx): Reply {
     throw new MetaError(400, "'implementation_type' must be one of 'lambda', 'container'.");
   }
   if (!isUuid(implId)) throw new MetaError(400, "'implementation_id' is missing or not a UUID.");
-  const hasHosts = Array.isArray(properties.hosts) && properties.hosts.length > 0;
-  if (typeof properties.resource !== 'string' && !hasHosts) {
-    throw new MetaError(400, "One of 'resource' or 'hosts' is required.");
-  }
+  checkEndpointProperties(properties);
   if (type === 'lambda' && !c.state.find('lambda', implId)) {
     throw new MetaError(400, `'implementation_id' ${implId} is not a Lambda.`);
   }
@@ -205,19 +180,56 @@ function createEndpoint(c: RouteCtx): Reply {
   properties.parent = c.state.link(api);
   properties.provider = structuredClone(apiProvider);
   properties.location_id = locations[0];
-  properties.upstream_url = upstreamUrl(type, implId, properties.synchronous);
-  // public_url arrived with Meta 1.6 and needs a configured gateway.
-  if (c.version === '2.4' && c.gatewayUrl !== undefined && typeof properties.resource === 'string') {
-    const resource = properties.resource.startsWith('/') ? properties.resource : `/${properties.resource}`;
-    properties.public_url = `${c.gatewayUrl.replace(/\/+$/, '')}/${api.doc.name}${resource}`;
-  }
+  properties.upstream_url = upstreamUrl(type, implId, properties.synchronous, properties.is_http_aware);
+  setPublicUrl(c, api.doc.name, properties);
   const stored = c.state.create('apiendpoint', apiId, {
     id: input.id,
     name: input.name,
     description: input.description,
     properties,
+    variables: input.variables,
   });
   return { status: 201, body: structuredClone(stored.doc) };
+}
+
+/** public_url arrived with Meta 1.6 and needs a configured gateway. */
+function setPublicUrl(c: RouteCtx, apiName: string, properties: Record<string, unknown>): void {
+  if (c.version !== '2.4' || c.gatewayUrl === undefined) return;
+  const url = publicUrl(c.gatewayUrl, apiName, properties);
+  if (url) properties.public_url = url;
+  else delete properties.public_url;
+}
+
+/**
+ * PATCH of an endpoint (Meta's GatewayMethods.updateEndpoint): the gateway must already know the endpoint (a
+ * Failed one never reached it: 404), the upstream URL is recomputed, and gestaltSecurity gets Meta's users/groups.
+ */
+function patchEndpoint(c: RouteCtx): Reply {
+  const stored = lookup(c, 'apiendpoint');
+  const patched = applyPatch(stored.doc, c.body);
+  const p = patched.properties;
+  const type = String(p.implementation_type ?? '');
+  if (type !== 'lambda' && type !== 'container') throw new MetaError(400, "'implementation_type' must be one of 'lambda', 'container'.");
+  if (!isUuid(p.implementation_id)) throw new MetaError(400, "'implementation_id' is missing or not a UUID.");
+  checkEndpointProperties(p);
+  if (stored.doc.resource_state === STATE_FAILED) {
+    throw new MetaError(404, `No ApiEndpoint with ID '${stored.doc.id}' was found in gestalt-api-gateway`);
+  }
+  p.upstream_url = upstreamUrl(type, p.implementation_id, p.synchronous, p.is_http_aware);
+  fillSecurityIdentities(p, c.state.ownerId);
+  const api = c.state.find('api', stored.parentId ?? '');
+  if (api) setPublicUrl(c, api.doc.name, p);
+  patched.modified = { timestamp: c.state.clock.now() };
+  c.state.replace(stored.doc.id, patched);
+  return ok(structuredClone(patched));
+}
+
+/** `variables` is a string map (an hstore in Meta's database); anything else is a bad payload. */
+function variablesOf(body: Record<string, unknown>): Record<string, string> | undefined {
+  const v = body.variables;
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v) || Object.values(v).some((x) => typeof x !== 'string')) throw new MetaError(400, "'variables' must be an object of string values.");
+  return v as Record<string, string>;
 }
 
 // ---- table -----------------------------------------------------------------------------------------------------
@@ -238,11 +250,11 @@ export const ROUTES: Route[] = [
   r('GET', 'environments/:parent/lambdas', 'lambda.view', listChildren('lambda')),
   r('POST', 'environments/:parent/lambdas', 'lambda.create', createLambda),
   r('GET', 'environments/:parent/lambdas/:id', 'lambda.view', getOne('lambda')),
-  r('PATCH', 'environments/:parent/lambdas/:id', 'lambda.update', patchOne('lambda')),
+  r('PATCH', 'environments/:parent/lambdas/:id', 'lambda.update', patchLambda),
   r('DELETE', 'environments/:parent/lambdas/:id', 'lambda.delete', deleteOne('lambda')),
   r('GET', 'lambdas', 'lambda.view', listAll('lambda')),
   r('GET', 'lambdas/:id', 'lambda.view', getOne('lambda')),
-  r('PATCH', 'lambdas/:id', 'lambda.update', patchOne('lambda')),
+  r('PATCH', 'lambdas/:id', 'lambda.update', patchLambda),
   r('DELETE', 'lambdas/:id', 'lambda.delete', deleteOne('lambda')),
   r('GET', 'lambdas/:id/apiendpoints', 'apiendpoint.view', lambdaEndpoints),
 
@@ -253,10 +265,18 @@ export const ROUTES: Route[] = [
   r('GET', 'apis/:parent/apiendpoints', 'apiendpoint.view', listChildren('apiendpoint')),
   r('POST', 'apis/:parent/apiendpoints', 'apiendpoint.create', createEndpoint),
   r('GET', 'apis/:parent/apiendpoints/:id', 'apiendpoint.view', getOne('apiendpoint')),
+  r('PATCH', 'apis/:parent/apiendpoints/:id', 'apiendpoint.update', patchEndpoint),
   r('DELETE', 'apis/:parent/apiendpoints/:id', 'apiendpoint.delete', deleteOne('apiendpoint')),
   r('GET', 'apiendpoints', 'apiendpoint.view', listAll('apiendpoint')),
   r('GET', 'apiendpoints/:id', 'apiendpoint.view', getOne('apiendpoint')),
+  r('PATCH', 'apiendpoints/:id', 'apiendpoint.update', patchEndpoint),
   r('DELETE', 'apiendpoints/:id', 'apiendpoint.delete', deleteOne('apiendpoint')),
+
+  // Secrets are read here; the emulator's seedSecret stands in for POST …/environments/{id}/secrets.
+  r('GET', 'environments/:parent/secrets', 'secret.view', listChildren('secret')),
+  r('GET', 'environments/:parent/secrets/:id', 'secret.view', getOne('secret')),
+  r('GET', 'secrets', 'secret.view', listAll('secret')),
+  r('GET', 'secrets/:id', 'secret.view', getOne('secret')),
 
   r('GET', 'providers', 'provider.view', listAll('provider')),
   r('GET', 'providers/:id', 'provider.view', getOne('provider')),

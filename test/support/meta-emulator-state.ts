@@ -27,6 +27,8 @@ export interface NewResource {
   type?: { name: string; typeId: string };
   state?: string;
   properties: Record<string, unknown>;
+  /** Top-level string map Meta keeps with any resource and returns as given. */
+  variables?: Record<string, string> | undefined;
 }
 
 /** Query parameters that are options, not filters. */
@@ -85,6 +87,7 @@ export class MetaState {
       created: { timestamp: stamp },
       modified: { timestamp: stamp },
       properties: input.properties,
+      ...(input.variables !== undefined ? { variables: structuredClone(input.variables) } : {}),
     };
     const stored: Stored = { kind, parentId, doc };
     this.items.set(id, stored);
@@ -139,6 +142,12 @@ export class MetaState {
     const kept = items.filter((s) => filters.every(([key, value]) => matches(s, key, value)));
     const expand = query.expand?.includes('true') ?? false;
     return kept.map((s) => (expand ? structuredClone(s.doc) : this.link(s)));
+  }
+
+  /** The CaaS provider lambda providers and secrets point at by default, created on first use. */
+  caasProvider(): string {
+    const found = this.all('provider').find((p) => p.doc.resource_type === PROVIDER_TYPES.kubernetes.name);
+    return found?.doc.id ?? this.create('provider', undefined, { name: 'kubernetes', type: PROVIDER_TYPES.kubernetes, properties: { config: {} } }).doc.id;
   }
 
   /** The gateway providers every API points at, created on first use so `/providers` lists a realistic mix. */

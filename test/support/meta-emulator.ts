@@ -1,12 +1,14 @@
 // In-memory Gestalt Meta API emulator: a real HTTP server on 127.0.0.1 for the Meta client and integration tests.
-// Faithful to /work/shared/docs/gestalt-meta-api.md (routes, auth, links vs expand, filters, error bodies, 409 policy
-// failures, leftover Failed lambdas); the files next to this one hold the model, store, routes and PATCH logic.
+// Faithful to gestalt-meta's public sources as docs/gestalt-api.md describes them (routes, auth, links vs expand,
+// filters, error bodies, 409 policy failures, leftover Failed lambdas, secret mounts, endpoint options and PATCH);
+// the files next to this one hold the model, store, routes, lambda and endpoint rules, and PATCH logic.
 import { STATUS_CODES, createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { FailurePlan } from './meta-emulator-failures.js';
 import type { FailureSpec } from './meta-emulator-failures.js';
-import { FQON_RE, MetaError, PROVIDER_TYPES, invalidUuid, isUuid } from './meta-emulator-model.js';
+import { FQON_RE, MetaError, PROVIDER_TYPES, STATE_ACTIVE, STATE_FAILED, invalidUuid, isUuid } from './meta-emulator-model.js';
+import type { Kind } from './meta-emulator-model.js';
 import { matchRoute } from './meta-emulator-routes.js';
 import type { Reply } from './meta-emulator-routes.js';
 import { MetaState } from './meta-emulator-state.js';
@@ -49,11 +51,25 @@ export interface MetaEmulator {
   setPolicy(deny: ((req: MetaRequestInfo) => boolean) | null): void;
   seedEnvironment(opts?: { id?: string; name?: string }): string;
   seedApi(envId: string, opts: { name: string; id?: string }): string;
-  seedLambdaProvider(opts?: { id?: string; name?: string }): string;
+  /**
+   * A Lambda provider; its config names the CaaS provider its secret-mounting lambdas run on
+   * (META_COMPUTE_PROVIDER_ID): the emulator's default one unless `computeProviderId` says otherwise (null: none).
+   */
+  seedLambdaProvider(opts?: { id?: string; name?: string; computeProviderId?: string | null }): string;
+  /** The default CaaS provider (what secrets and lambda providers point at unless told otherwise). */
+  caasProviderId(): string;
+  /**
+   * A Secret of the environment, as POST /{fqon}/environments/{id}/secrets leaves it: item keys only (Meta never
+   * stores the values), on the default CaaS provider unless `providerId` is given.
+   */
+  seedSecret(envId: string, opts: { name: string; id?: string; keys?: string[]; providerId?: string }): string;
+  /** Sets a stored resource's state, e.g. to model an endpoint whose gateway step failed. */
+  setResourceState(id: string, state: 'Active' | 'Failed'): void;
   // Deep copies of stored documents; `any` so tests can reach into properties without casts.
   /* eslint-disable @typescript-eslint/no-explicit-any */
   lambdas(): any[];
   endpoints(): any[];
+  secrets(): any[];
   /* eslint-enable @typescript-eslint/no-explicit-any */
   close(): Promise<void>;
 }
@@ -312,15 +328,46 @@ class Emulator implements MetaEmulator {
     return api.doc.id;
   }
 
-  seedLambdaProvider(opts: { id?: string; name?: string } = {}): string {
+  seedLambdaProvider(opts: { id?: string; name?: string; computeProviderId?: string | null } = {}): string {
     checkSeedId(opts.id);
+    const compute = opts.computeProviderId === undefined ? this.state.caasProvider() : opts.computeProviderId;
+    const env = { SERVICE_HOST: 'laser.gestalt.local', SERVICE_PORT: '9000', ...(compute ? { META_COMPUTE_PROVIDER_ID: compute } : {}) };
     const provider = this.state.create('provider', undefined, {
       id: opts.id,
       name: opts.name ?? 'default-laser',
       type: PROVIDER_TYPES.lambda,
-      properties: { config: {}, linked_providers: [] },
+      properties: { config: { env: { public: env } }, linked_providers: [] },
     });
     return provider.doc.id;
+  }
+
+  caasProviderId(): string {
+    return this.state.caasProvider();
+  }
+
+  seedSecret(envId: string, opts: { name: string; id?: string; keys?: string[]; providerId?: string }): string {
+    checkSeedId(opts.id);
+    const env = this.state.find('environment', envId);
+    if (!env) throw new Error(`seedSecret: no environment ${envId}`);
+    const providerId = opts.providerId ?? this.state.caasProvider();
+    const provider = this.state.find('provider', providerId);
+    const secret = this.state.create('secret', envId, {
+      id: opts.id,
+      name: opts.name,
+      properties: {
+        provider: { id: providerId, name: provider?.doc.name ?? 'kubernetes' },
+        items: (opts.keys ?? []).map((key) => ({ key })),
+        parent: this.state.link(env),
+      },
+    });
+    return secret.doc.id;
+  }
+
+  setResourceState(id: string, state: 'Active' | 'Failed'): void {
+    const kinds: Kind[] = ['lambda', 'apiendpoint', 'api', 'secret'];
+    const found = kinds.map((k) => this.state.find(k, id)).find((f) => f !== undefined);
+    if (!found) throw new Error(`setResourceState: no resource ${id}`);
+    found.doc.resource_state = state === 'Failed' ? STATE_FAILED : STATE_ACTIVE;
   }
 
   lambdas(): MetaDoc[] {
@@ -329,6 +376,10 @@ class Emulator implements MetaEmulator {
 
   endpoints(): MetaDoc[] {
     return this.state.all('apiendpoint').map((s) => structuredClone(s.doc));
+  }
+
+  secrets(): MetaDoc[] {
+    return this.state.all('secret').map((s) => structuredClone(s.doc));
   }
 
   async close(): Promise<void> {

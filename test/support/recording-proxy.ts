@@ -2,9 +2,9 @@
 // Headers (Host included) pass unchanged so a SigV4 signature made for the proxy's address
 // still verifies at the target; bodies stream in both directions (aws-chunked uploads,
 // large downloads) without buffering.
-import { Agent, createServer, request as httpRequest } from 'node:http';
+import { Agent, createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { closeServer, listen } from './loopback.js';
+import { closeServer, forwardTo, listen } from './loopback.js';
 
 export interface RecordedRequest {
   method: string;
@@ -14,13 +14,17 @@ export interface RecordedRequest {
   query: string;
   accessKeyId?: string;
   securityToken?: string;
+  /** Conditional-write headers, as sent (S3 If-Match / If-None-Match). */
+  ifMatch?: string;
+  ifNoneMatch?: string;
   /** 0 until the target answers; 502 when the target could not be reached. */
   status: number;
 }
 
-/** An answer the proxy gives itself instead of forwarding (e.g. what real S3 says to an anonymous request). */
-export interface CannedAnswer {
+/** An answer the proxy gives itself instead of forwarding (the target never sees the request). */
+export interface InterceptAnswer {
   status: number;
+  headers?: Record<string, string>;
   body: string;
 }
 
@@ -28,10 +32,16 @@ export interface RecordingProxy {
   url: string;
   requests: RecordedRequest[];
   /** When set and it returns an answer, the request is answered with it and not forwarded. */
-  answer?: (request: RecordedRequest) => CannedAnswer | undefined;
+  intercept: ((req: RecordedRequest) => InterceptAnswer | undefined) | undefined;
   /** When set, the target's answer to a request is held back this many milliseconds (a slow link). */
   delayMs?: (request: RecordedRequest) => number;
   close(): Promise<void>;
+}
+
+/** An S3 error answer as S3 words it, e.g. s3ErrorAnswer(403, 'AccessDenied', 'Access Denied'). */
+export function s3ErrorAnswer(status: number, code: string, message: string): InterceptAnswer {
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>0000000000000000</RequestId></Error>`;
+  return { status, headers: { 'content-type': 'application/xml' }, body };
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {
@@ -53,6 +63,10 @@ function record(req: IncomingMessage): RecordedRequest {
   if (accessKeyId) entry.accessKeyId = accessKeyId;
   const token = headerValue(req.headers['x-amz-security-token']) ?? params.get('X-Amz-Security-Token') ?? undefined;
   if (token) entry.securityToken = token;
+  const ifMatch = headerValue(req.headers['if-match']);
+  if (ifMatch) entry.ifMatch = ifMatch;
+  const ifNoneMatch = headerValue(req.headers['if-none-match']);
+  if (ifNoneMatch) entry.ifNoneMatch = ifNoneMatch;
   return entry;
 }
 
@@ -61,28 +75,21 @@ export async function startRecordingProxy(targetUrl: string): Promise<RecordingP
   if (target.protocol !== 'http:') throw new Error(`recording proxy supports http targets only, got ${targetUrl}`);
   const requests: RecordedRequest[] = [];
   const agent = new Agent({ keepAlive: true });
+  const proxy: RecordingProxy = { url: '', requests, intercept: undefined, close: () => Promise.resolve() };
 
   function forward(req: IncomingMessage, res: ServerResponse): void {
     const entry = record(req);
     requests.push(entry);
-    const canned = proxy.answer?.(entry);
-    if (canned) {
-      entry.status = canned.status;
+    const own = proxy.intercept?.(entry);
+    if (own) {
+      // Answered before the body, as S3 refuses a request: a client waiting on 100-continue gets this instead.
+      entry.status = own.status;
       req.resume();
-      res.writeHead(canned.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(canned.body) });
-      res.end(req.method === 'HEAD' ? undefined : canned.body);
+      res.writeHead(own.status, { ...own.headers, 'content-length': Buffer.byteLength(own.body) });
+      res.end(req.method === 'HEAD' ? undefined : own.body);
       return;
     }
-    const upstream = httpRequest({
-      host: target.hostname,
-      port: target.port || 80,
-      method: req.method,
-      path: req.url,
-      // Raw header pairs keep order, case and duplicates; Host stays the proxy's address.
-      headers: req.rawHeaders,
-      agent,
-      setHost: false,
-    });
+    const upstream = forwardTo(target, req, agent);
     // The client sent Expect: 100-continue and waits for the target's verdict before the body.
     upstream.on('continue', () => res.writeContinue());
     upstream.on('response', (up) => {
@@ -111,13 +118,10 @@ export async function startRecordingProxy(targetUrl: string): Promise<RecordingP
   // Without this listener Node would answer 100 Continue itself, before the target has decided.
   server.on('checkContinue', forward);
   const port = await listen(server);
-  const proxy: RecordingProxy = {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    async close() {
-      await closeServer(server);
-      agent.destroy();
-    },
+  proxy.url = `http://127.0.0.1:${port}`;
+  proxy.close = async () => {
+    await closeServer(server);
+    agent.destroy();
   };
   return proxy;
 }

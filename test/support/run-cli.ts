@@ -1,6 +1,7 @@
 // Runs the built bundle the way a GitLab job does: a fresh Node process, only the job's variables in its
 // environment, the project dir as cwd, reports read back from that dir.
 import { runCaptured } from './loopback.js';
+import type { RunCapturedOptions } from './loopback.js';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -37,6 +38,8 @@ export interface RunCliOptions {
   timeoutMs?: number;
   /** Script to run instead of the bundle (the harness's own tests). */
   script?: string;
+  /** Hands over the child process once it runs, e.g. to send it SIGTERM at a chosen moment. */
+  onSpawn?: RunCapturedOptions['onSpawn'];
 }
 
 const REPORTS = {
@@ -71,7 +74,7 @@ export async function runCli(args: string[], opts: RunCliOptions): Promise<CliRe
   const before = new Map<string, Stamp>();
   for (const name of Object.values(REPORTS)) before.set(name, await stamp(join(opts.cwd, name)));
 
-  const run = await runCaptured(process.execPath, [script, ...args], { cwd: opts.cwd, env, timeoutMs });
+  const run = await runCaptured(process.execPath, [script, ...args], { cwd: opts.cwd, env, timeoutMs, onSpawn: opts.onSpawn });
   const { stdout, stderr, output } = run;
   if (run.timedOut) {
     throw new Error(`gestalt-deploy ${args.join(' ')} did not finish within ${timeoutMs} ms and was killed.\n--- output so far ---\n${output}`);

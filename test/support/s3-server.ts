@@ -1,5 +1,5 @@
 // S3 stand-ins for integration tests: moto_server (most faithful, Python, preinstalled on the project's machine)
-// or fauxqs (npm-only fallback, in-process). See docs/TESTING.md for what each one gets right and wrong.
+// or fauxqs (npm-only fallback, in-process). docs/testing.md says what each one gets right and wrong.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';

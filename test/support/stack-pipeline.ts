@@ -1,4 +1,4 @@
-// Running pipelines for real with gitlab-ci-local (docs/TESTING.md): a temp git repository per project, the
+// Running pipelines for real with gitlab-ci-local (docs/testing.md): a temp git repository per project, the
 // built runner on PATH as `gestalt-deploy`, project variables in .gitlab-ci-local-variables.yml, and the job-only
 // values (the ID token, CI_PROJECT_DIR) as --variable.
 import { execFile } from 'node:child_process';
@@ -185,7 +185,7 @@ export async function gcl(dir: string, args: string[], opts: GclOptions = {}): P
   const home = join(dir, '.gitlab-ci-local', 'home');
   await mkdir(home, { recursive: true });
   const variableArgs = Object.entries({ CI_PROJECT_DIR: dir, ...opts.variables }).flatMap(([k, v]) => ['--variable', `${k}=${v}`]);
-  // CI_PROJECT_DIR is overridden on purpose (docs/TESTING.md): say so, or gitlab-ci-local warns on every run.
+  // CI_PROJECT_DIR is overridden on purpose (docs/testing.md, "gitlab-ci-local"): say so, or gitlab-ci-local warns on every run.
   const argv = [GCL_PATH, '--force-shell-executor', '--fetch-includes', '--no-color', '--ignore-predefined-vars', 'CI_PROJECT_DIR', ...variableArgs, ...args];
   const timeoutMs = opts.timeoutMs ?? 90_000;
   const run = await runCaptured(process.execPath, argv, { cwd: dir, env: gclEnv(home, opts.bin), timeoutMs });

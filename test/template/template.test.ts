@@ -1,5 +1,6 @@
 // The template as data: what GitLab reads when a project includes it, checked key by key against the contract
-// (docs/DESIGN.md "Template") and against what the runner writes (its report file names).
+// (the README's "Template inputs" and "Outputs", docs/architecture.md) and against what the runner writes (its
+// report file names).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';

@@ -93,13 +93,13 @@ describe('parseFunctionsFile: every problem carries file:line', () => {
     const { problems } = parse(lines('functions:', '  - artifact: a.zip', '    memroy: 512', 'extra: 1'));
     expect(problems).toEqual([
       { variable: `${F}:4`, message: "unknown key 'extra'; use functions: (and optionally defaults:)." },
-      { variable: `${F}:3`, message: "unknown setting 'memroy'; use artifact, name, primary, runtime, handler, memory, cpus, timeout, public, methods, env." },
+      { variable: `${F}:3`, message: "unknown setting 'memroy'; use artifact, name, primary, verify, runtime, handler, memory, cpus, timeout, public, methods, env, secrets, schedule, headers, pre_warm, isolate, endpoint." },
     ]);
   });
 
   it('does not allow artifact: or name: under defaults', () => {
     const { problems } = parse(lines('defaults:', '  artifact: x.zip', 'functions:', '  - artifact: a.zip'));
-    expect(problems).toEqual([{ variable: `${F}:2`, message: "unknown setting 'artifact'; use runtime, handler, memory, cpus, timeout, public, methods, env." }]);
+    expect(problems).toEqual([{ variable: `${F}:2`, message: "unknown setting 'artifact'; use runtime, handler, memory, cpus, timeout, public, methods, env, secrets, schedule, headers, pre_warm, isolate, endpoint." }]);
   });
 
   it('reports each bad value at its line, all in one pass', () => {

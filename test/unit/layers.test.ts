@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 const SRC = resolve(import.meta.dirname, '../../src');
 
 // Lowest first: shared foundations, then the stages in the order a deploy runs them, then the wiring.
-const LAYERS = ['errors', 'version', 'log', 'net', 'config', 'credentials', 'artifacts', 'storage', 'record', 'gestalt', 'reports', 'run', 'main', 'cli'];
+const LAYERS = ['errors', 'version', 'log', 'net', 'config', 'credentials', 'artifacts', 'storage', 'record', 'history', 'gestalt', 'reports', 'run', 'main', 'cli'];
 
 function layerOf(file: string): number {
   const top = relative(SRC, file).split('/')[0]?.replace(/\.ts$/, '') ?? '';

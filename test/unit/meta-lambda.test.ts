@@ -81,7 +81,7 @@ describe('lambdaPatch', () => {
     expect(changes).toEqual([
       { field: 'package_url', from: 'https://b/p/aaa/hello.zip', to: 'https://b/p/bbb/hello.zip' },
       { field: 'handler', from: '(unset)', to: 'hello.zip' },
-      { field: 'env', from: '{KEEP, TOKEN}', to: '{ADDED, TOKEN}' },
+      { field: 'env', from: 'KEEP, TOKEN', to: 'ADDED, TOKEN (new value)' },
     ]);
     expect(JSON.stringify(changes)).not.toMatch(/secret-value|Signature/);
   });
@@ -100,8 +100,8 @@ describe('lambdaPatch', () => {
     expect(changed).toEqual(['package_url', 'handler', 'runtime', 'memory', 'cpus', 'timeout', 'public', 'compressed', 'env']);
   });
 
-  it('ignores fields it does not manage (provider, headers, periodic_info…)', () => {
-    expect(lambdaPatch(existing({ provider: { id: 'other' }, headers: {}, periodic_info: { schedule: 'x' }, extra: 1 }), desired).ops).toEqual([]);
+  it('ignores fields it does not manage (provider, code, others)', () => {
+    expect(lambdaPatch(existing({ provider: { id: 'other' }, code: 'x', extra: 1 }), desired).ops).toEqual([]);
   });
 
   it('compares presigned package URLs without their query', () => {
@@ -132,8 +132,76 @@ describe('lambdaPatch', () => {
 
   it('treats a lambda with no properties at all as needing every field added', () => {
     const { ops, changed } = lambdaPatch({ id: 'l', name: 'n' }, desired);
-    expect(changed).toHaveLength(9);
+    expect(changed).toEqual(['package_url', 'handler', 'runtime', 'memory', 'cpus', 'timeout', 'public', 'compressed', 'env', 'headers']);
     expect(ops.every((o) => o.op === 'add')).toBe(true);
+  });
+});
+
+describe('lambdaPayload and lambdaPatch: the functions file\'s Gestalt settings', () => {
+  const mounts = [
+    { mount_type: 'env' as const, secret_id: '5a1f0f3e-0000-4000-8000-000000000001', path: 'DB_PASSWORD', secret_key: 'password' },
+    { mount_type: 'directory' as const, secret_id: '5a1f0f3e-0000-4000-8000-000000000002', path: '/etc/config' },
+  ];
+  const full = fn({
+    headers: { 'Content-Type': 'application/json' },
+    schedule: { interval: 'R/2024-01-01T02:00:00Z/PT1H', timezone: 'UTC', event: 'tick', data: { n: 1 } },
+    preWarm: 2,
+    isolate: true,
+    secrets: [{ source: 'f:1', name: 'db', mount: 'env', path: 'DB_PASSWORD', key: 'password' }],
+  });
+
+  it('sends headers, periodic_info, secrets, pre_warm and isolate in Meta\'s shapes', () => {
+    const props = lambdaPayload(full, URL1, PROVIDER, job, mounts).properties;
+    expect(props.headers).toEqual({ 'Content-Type': 'application/json' });
+    expect(props.periodic_info).toEqual({ schedule: 'R/2024-01-01T02:00:00Z/PT1H', timezone: 'UTC', payload: { eventName: 'tick', data: { n: 1 } } });
+    expect(props.secrets).toEqual(mounts);
+    expect(props.pre_warm).toBe(2);
+    expect(props.isolate).toBe(true);
+  });
+
+  it('leaves the optional properties out when unset (the plain payload is unchanged)', () => {
+    const props = lambdaPayload(fn(), URL1, PROVIDER, job).properties;
+    expect(Object.keys(props)).not.toContain('secrets');
+    expect(Object.keys(props)).not.toContain('pre_warm');
+    expect(Object.keys(props)).not.toContain('isolate');
+  });
+
+  it('removes an optional setting the function dropped, and resets headers and periodic_info to the defaults', () => {
+    const had = lambdaPayload(full, URL1, PROVIDER, job, mounts);
+    const { ops, changed } = lambdaPatch({ id: 'l', name: had.name, description: had.description, properties: had.properties }, lambdaPayload(fn(), URL1, PROVIDER, job));
+    expect(changed).toEqual(['headers', 'periodic_info', 'secrets', 'pre_warm', 'isolate']);
+    expect(ops).toEqual([
+      { op: 'replace', path: '/properties/headers', value: { Accept: 'text/plain' } },
+      { op: 'replace', path: '/properties/periodic_info', value: {} },
+      { op: 'remove', path: '/properties/secrets' },
+      { op: 'remove', path: '/properties/pre_warm' },
+      { op: 'remove', path: '/properties/isolate' },
+    ]);
+  });
+
+  it('treats what Meta considers unset as unset: no periodic_info, empty secrets, pre_warm 0, isolate false', () => {
+    const want = lambdaPayload(fn(), URL1, PROVIDER, job);
+    const props = { ...want.properties, secrets: [], pre_warm: 0, isolate: false } as Record<string, unknown>;
+    delete props.periodic_info;
+    expect(lambdaPatch({ id: 'l', name: want.name, properties: props }, want).ops).toEqual([]);
+  });
+
+  it('compares secret mounts regardless of order, and values Meta answers as text', () => {
+    const want = lambdaPayload(full, URL1, PROVIDER, job, mounts);
+    const stored = { ...want.properties, secrets: [...mounts].reverse(), pre_warm: '2', isolate: 'true' };
+    expect(lambdaPatch({ id: 'l', name: want.name, properties: stored }, want).ops).toEqual([]);
+    const moved = { ...stored, secrets: [{ ...mounts[0], path: 'DB_PASS' }, mounts[1]] };
+    expect(lambdaPatch({ id: 'l', name: want.name, description: want.description, properties: moved }, want).ops).toEqual([{ op: 'replace', path: '/properties/secrets', value: mounts }]);
+  });
+
+  it('shows changes with values, except env values and URL queries', () => {
+    const want = lambdaPayload(fn({ env: { STAGE: 'prod', NEW: 'x' } }), `${URL1}?X-Amz-Signature=sig`, PROVIDER, job);
+    const have = { ...want.properties, env: { STAGE: 'dev', OLD: 'y' }, package_url: 'https://b.s3.amazonaws.com/p/old.zip?X-Amz-Signature=old', memory: 128 };
+    expect(lambdaPatch({ id: 'l', name: want.name, properties: have }, want).changes).toEqual([
+      { field: 'package_url', from: 'https://b.s3.amazonaws.com/p/old.zip', to: URL1 },
+      { field: 'memory', from: '128', to: '512' },
+      { field: 'env', from: 'OLD, STAGE', to: 'NEW, STAGE (new value)' },
+    ]);
   });
 });
 
@@ -142,6 +210,23 @@ describe('endpointPayload', () => {
     expect(endpointPayload('lambdas/main/hello.zip', 'l-1', ['GET'])).toEqual({
       name: 'lambdas/main/hello.zip',
       properties: { implementation_type: 'lambda', implementation_id: 'l-1', resource: '/lambdas/main/hello.zip', methods: ['GET'] },
+    });
+  });
+});
+
+describe('endpointPayload with options', () => {
+  it('adds only the options that are set, plugins in the gateway\'s shapes', () => {
+    expect(endpointPayload('n', 'l-1', ['GET'], { synchronous: false, hosts: ['a.example.com'], rateLimitPerMinute: 10, gestaltSecurity: false })).toEqual({
+      name: 'n',
+      properties: {
+        implementation_type: 'lambda', implementation_id: 'l-1', resource: '/n', methods: ['GET'],
+        synchronous: false, hosts: ['a.example.com'],
+        plugins: { rateLimit: { enabled: true, perMinute: 10 }, gestaltSecurity: { enabled: false, users: [], groups: [] } },
+      },
+    });
+    expect(endpointPayload('n', 'l-1', ['GET'], { isHttpAware: true })).toEqual({
+      name: 'n',
+      properties: { implementation_type: 'lambda', implementation_id: 'l-1', resource: '/n', methods: ['GET'], is_http_aware: true },
     });
   });
 });

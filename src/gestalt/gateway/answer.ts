@@ -42,11 +42,19 @@ export function parseDeployAnswer(text: string): Parsed<GatewayDeployAnswer> {
   return { ok: true, value: { lambda: obj.lambda, api_endpoint: str(obj.api_endpoint), external_url: str(obj.external_url) } };
 }
 
+/**
+ * The original stop answers `{"lambda_name": "<name>", "endpoints": [...]}` when it removed the function and
+ * `{}` when there was nothing of that name. Anything else — a log, an `error` field, another shape — is a
+ * failure, and the function stays in the record.
+ */
 export function parseStopAnswer(text: string): Parsed<{ removed: boolean; endpoints: number }> {
   const obj = parseObject(text);
   if (!obj) return { ok: false, reason: `answered with a log instead of JSON: ${explainLog(text)}` };
-  const endpoints = Array.isArray(obj.endpoints) ? obj.endpoints.length : 0;
-  return { ok: true, value: { removed: typeof obj.lambda_name === 'string', endpoints } };
+  const keys = Object.keys(obj);
+  if (keys.length === 0) return { ok: true, value: { removed: false, endpoints: 0 } };
+  const shaped = typeof obj.lambda_name === 'string' && (obj.endpoints === undefined || Array.isArray(obj.endpoints)) && keys.every((k) => k === 'lambda_name' || k === 'endpoints');
+  if (!shaped) return { ok: false, reason: `answered JSON that is not a stop result: ${explainLog(JSON.stringify(obj))}` };
+  return { ok: true, value: { removed: true, endpoints: Array.isArray(obj.endpoints) ? obj.endpoints.length : 0 } };
 }
 
 function str(v: unknown): string | undefined {

@@ -1,10 +1,11 @@
 import { basicAuthValue } from '../../net/auth.js';
 import type { GatewaySettings, JobContext } from '../../config/types.js';
 import { RemoteError } from '../../errors.js';
+import { CancelledError, cancellation } from '../../net/cancel.js';
 import type { Logger } from '../../log/logger.js';
 import { NetworkError, type HttpClient, type HttpResponse } from '../../net/http.js';
 import type { DeploymentRecord, RecordedFunction } from '../../record/types.js';
-import type { DeployRequest, DeployResult, GestaltSession, GestaltTarget, Placement, PlanResult, RemoveResult, SettingChange } from '../types.js';
+import { NothingCreated, type Claim, type DeployRequest, type DeployResult, type FieldChange, type GestaltSession, type GestaltTarget, type Placement, type PlanResult, type RemoveResult } from '../types.js';
 import { explainLog, parseDeployAnswer, parseStopAnswer } from './answer.js';
 
 /** The original protocol: one JSON POST per package to the deployment lambda at CI_URL. */
@@ -42,17 +43,29 @@ class GatewaySession implements GestaltSession {
     private readonly log: Logger,
   ) {}
 
-  async plan(req: DeployRequest): Promise<PlanResult> {
+  /** The deployment lambda names and finds functions itself (by name): there is nothing to choose up front. */
+  claim(): Claim {
+    return {};
+  }
+
+  /** Gateway mode cannot look anything up; what the record names may exist. */
+  mayExist(): boolean {
+    return true;
+  }
+
+  async plan(req: Omit<DeployRequest, 'claim'>): Promise<PlanResult> {
     // The lambda cannot be asked without acting; the record says whether this environment has it, and with what.
     const previous = req.previous;
     if (!previous) return { action: 'create', endpoint: 'unknown' };
-    const changes: SettingChange[] = [];
+    const changes: FieldChange[] = [];
     if (previous.sha256 && previous.sha256 !== req.fn.sha256) changes.push({ field: 'package', from: `sha256 ${previous.sha256.slice(0, 12)}…`, to: `sha256 ${req.fn.sha256.slice(0, 12)}…` });
     if (previous.runtime !== req.fn.runtime) changes.push({ field: 'runtime', from: previous.runtime || '(unset)', to: req.fn.runtime });
-    return { action: 'update', endpoint: 'unknown', changed: changes.map((c) => c.field), changes };
+    return changes.length > 0 ? { action: 'update', endpoint: 'unknown', changed: changes.map((c) => c.field), changes } : { action: 'update', endpoint: 'unknown' };
   }
 
   async deploy(req: DeployRequest): Promise<DeployResult> {
+    // Cancelled before this function's POST: nothing was sent for it.
+    if (cancellation.signal) throw new NothingCreated(new CancelledError(cancellation.signal));
     const job = this.job;
     const payload = {
       file: req.fn.file,
@@ -66,7 +79,10 @@ class GatewaySession implements GestaltSession {
       git_ref: job.ref,
       git_sha: job.sha,
     };
-    const res = await this.post(payload, req.fn.name);
+    // The original lambda looks a function up by name and patches it, so a repeated deploy POST does not
+    // duplicate it, and retrying after 429/5xx or a refused connection is safe. A POST that timed out may
+    // still be running there, and a second one racing it could create a second lambda: no retry then.
+    const res = await this.post(payload, req.fn.name, { retryTimeouts: false });
     const answer = parseDeployAnswer(res.text);
     if (!answer.ok) throw new RemoteError(`The deployment lambda (CI_URL) failed for ${req.fn.file}: it ${answer.reason}.`);
     const url = answer.value.external_url;
@@ -102,11 +118,15 @@ class GatewaySession implements GestaltSession {
     return [];
   }
 
-  private async post(payload: object, name: string): Promise<HttpResponse> {
+  private async post(payload: object, name: string, options: { retryTimeouts: boolean } = { retryTimeouts: true }): Promise<HttpResponse> {
     let res: HttpResponse;
+    cancellation.throwIfRequested();
     try {
-      res = await this.http.request({ method: 'POST', url: this.settings.url, json: payload, headers: authHeader(this.settings) });
+      res = await this.http.request({ method: 'POST', url: this.settings.url, json: payload, headers: authHeader(this.settings), retryTimeouts: options.retryTimeouts });
     } catch (err) {
+      if (err instanceof NetworkError && err.timedOut && !options.retryTimeouts) {
+        throw new RemoteError(`The deployment lambda (CI_URL) gave no answer for ${name} in time (${err.message}); it may still be deploying it, so it was not asked again. Rerun the job: a repeated deploy patches the function by name.`, { cause: err });
+      }
       if (err instanceof NetworkError) throw new RemoteError(`Could not reach the deployment lambda at CI_URL for ${name}: ${err.message}; check CI_URL and that the runner can reach it.`, { cause: err });
       throw err;
     }

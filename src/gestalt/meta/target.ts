@@ -16,7 +16,7 @@ export class MetaTarget implements GestaltTarget {
 
   constructor(
     private readonly settings: MetaSettings,
-    private readonly job: Pick<JobContext, 'ref' | 'sha'>,
+    private readonly job: Pick<JobContext, 'ref' | 'sha' | 'projectPath' | 'environment'>,
     private readonly retry: RetryPolicy,
     http: HttpClient,
     private readonly log: Logger,

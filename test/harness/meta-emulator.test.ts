@@ -1,4 +1,4 @@
-// The Meta emulator, exercised over real HTTP: it must answer like gestalt-meta-api.md says, or every client test
+// The Meta emulator, exercised over real HTTP: it must answer like docs/gestalt-api.md says, or every client test
 // built on it proves nothing.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startMetaEmulator } from '../support/meta-emulator.js';
@@ -423,6 +423,159 @@ describe('API endpoints', () => {
       body: { name: 'x', properties: { implementation_type: 'lambda', implementation_id: lambdaId, resource: '/x' } },
     });
     expect(unknownApi.status).toBe(404);
+  });
+});
+
+describe('secrets', () => {
+  it('lists the environment\'s secrets (links unless expand=true), with item keys only, and gets one by id', async () => {
+    const id = emu.seedSecret(envId, { name: 'db-credentials', keys: ['username', 'password'] });
+    const otherEnv = emu.seedEnvironment({ name: 'prod' });
+    emu.seedSecret(otherEnv, { name: 'elsewhere' });
+    const links = await call('GET', `/root/environments/${envId}/secrets`);
+    expect(links.json).toEqual([{ typeId: expect.any(String), id, name: 'db-credentials', href: `/root/secrets/${id}` }]);
+    const full = await call('GET', `/root/environments/${envId}/secrets?expand=true`);
+    expect(full.json).toHaveLength(1);
+    expect(full.json[0]).toMatchObject({ id, resource_type: 'Gestalt::Resource::Secret', properties: { provider: { id: emu.caasProviderId() }, items: [{ key: 'username' }, { key: 'password' }] } });
+    expect((await call('GET', `/root/secrets/${id}`)).json.name).toBe('db-credentials');
+    expect((await call('GET', `/root/environments/${otherEnv}/secrets/${id}`)).status).toBe(404);
+    expect((await call('GET', '/root/secrets?name=elsewhere')).json).toHaveLength(1);
+  });
+});
+
+describe('lambda create: secrets, schedule, headers, pre_warm, isolate', () => {
+  const mountOf = (secretId: string, over: Record<string, unknown> = {}) => ({ mount_type: 'env', secret_id: secretId, path: 'DB_PASSWORD', secret_key: 'password', ...over });
+
+  it('stores and returns them as sent', async () => {
+    const secretId = emu.seedSecret(envId, { name: 'db', keys: ['password'] });
+    const props = {
+      headers: { 'Content-Type': 'application/json' },
+      periodic_info: { schedule: 'R/2024-01-01T02:00:00Z/PT1H', timezone: 'UTC', payload: { eventName: 'tick', data: { n: 1 } } },
+      secrets: [mountOf(secretId), { mount_type: 'directory', secret_id: secretId, path: '/etc/db' }],
+      pre_warm: 1,
+      isolate: true,
+    };
+    const res = await call('POST', lambdasPath(), { body: lambdaPayload('s', props) });
+    expect(res.status).toBe(201);
+    expect(res.json.properties).toMatchObject(props);
+    expect(emu.lambdas()[0].properties).toMatchObject(props);
+  });
+
+  it('answers 400 and leaves a Failed lambda for wrong types and malformed mounts', async () => {
+    const secretId = emu.seedSecret(envId, { name: 'db', keys: ['password'] });
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ headers: { Accept: 1 } }, /\/properties\/headers: error\.expected\.jsobject/],
+      [{ pre_warm: '1' }, /\/properties\/pre_warm: error\.expected\.int/],
+      [{ isolate: 'yes' }, /\/properties\/isolate: error\.expected\.jsboolean/],
+      [{ secrets: {} }, /\/properties\/secrets: error\.expected\.jsarray/],
+      [{ secrets: [mountOf(secretId, { mount_type: 'volume' })] }, /secrets\(0\)\/mount_type: must be one of 'directory', 'file' or 'env'/],
+      [{ secrets: [mountOf(secretId, { mount_type: 'file', path: undefined, secret_key: undefined })] }, /secrets\(0\)\/path: error\.path\.missing, .*secrets\(0\)\/secret_key: error\.path\.missing/],
+      [{ secrets: [mountOf('not-a-uuid')] }, /secrets\(0\)\/secret_id: error\.expected\.uuid/],
+    ];
+    for (const [props, message] of cases) {
+      const res = await call('POST', lambdasPath(), { body: lambdaPayload(JSON.stringify(props), props) });
+      expect(res.status, JSON.stringify(props)).toBe(400);
+      expect(res.json.message).toMatch(/^Failed to parse payload: /);
+      expect(res.json.message).toMatch(message);
+    }
+    expect(emu.lambdas().map((l) => l.resource_state)).toEqual(Array(cases.length).fill('Gestalt::Resource::State::Failed'));
+  });
+
+  it('answers 500 and leaves a Failed lambda when a secret is unknown, elsewhere, or on another CaaS provider', async () => {
+    const otherEnv = emu.seedEnvironment({ name: 'prod' });
+    const here = emu.seedSecret(envId, { name: 'db', keys: ['password'] });
+    const there = emu.seedSecret(otherEnv, { name: 'db', keys: ['password'] });
+    const foreign = emu.seedSecret(envId, { name: 'far', keys: ['password'], providerId: emu.seedLambdaProvider({ name: 'other' }) });
+    const bare = emu.seedLambdaProvider({ name: 'bare', computeProviderId: null });
+    const cases: [Record<string, unknown>, string][] = [
+      [{ secrets: [mountOf(MISSING_ID)] }, `Secret '${MISSING_ID}' does not exist`],
+      [{ secrets: [mountOf(here), mountOf(foreign, { path: 'B' })] }, 'Secrets must have the same CaaS provider'],
+      [{ secrets: [mountOf(foreign)] }, `provider '${providerId}' did not have same CaaS provider as mounted Secrets`],
+      [{ secrets: [mountOf(here), mountOf(there, { path: 'B' })] }, 'All mounted Secrets must belong to the same Environment'],
+      [{ secrets: [mountOf(there)] }, 'must belong to the same Environment as all mounted Secrets'],
+      [{ secrets: [mountOf(here)], provider: { id: bare, locations: [] } }, "did not have '.properties.config.env.public.META_COMPUTE_PROVIDER_ID'"],
+    ];
+    for (const [props, message] of cases) {
+      const res = await call('POST', lambdasPath(), { body: lambdaPayload('x', props) });
+      expect(res.status, message).toBe(500);
+      expect(res.json.message).toContain(message);
+    }
+    expect(emu.lambdas().every((l) => l.resource_state === 'Gestalt::Resource::State::Failed')).toBe(true);
+    const ok = await call('POST', lambdasPath(), { body: lambdaPayload('ok', { secrets: [mountOf(here)] }) });
+    expect(ok.status).toBe(201);
+  });
+
+  it('runs the same checks on PATCH, changing nothing when they fail', async () => {
+    const id = await createLambda('p');
+    const bad = await call('PATCH', `${lambdasPath()}/${id}`, { body: [{ op: 'add', path: '/properties/secrets', value: [mountOf(MISSING_ID)] }] });
+    expect(bad.status).toBe(500);
+    expect(bad.json.message).toBe(`Secret '${MISSING_ID}' does not exist`);
+    expect(emu.lambdas()[0].properties).not.toHaveProperty('secrets');
+    const wrong = await call('PATCH', `${lambdasPath()}/${id}`, { body: [{ op: 'replace', path: '/properties/isolate', value: 'no' }] });
+    expect(wrong.status).toBe(400);
+    expect(emu.lambdas()[0].properties).not.toHaveProperty('isolate');
+  });
+});
+
+describe('API endpoint options and PATCH', () => {
+  const post = (lambdaId: string, props: Record<string, unknown>) =>
+    call('POST', `/root/apis/${apiId}/apiendpoints`, { body: { name: 'e', properties: { implementation_type: 'lambda', implementation_id: lambdaId, resource: '/e', methods: ['GET'], ...props } } });
+  const security = { enabled: true, users: [], groups: [] };
+
+  it('stores options as sent; the upstream follows synchronous and is_http_aware; hosts make the public URL', async () => {
+    const lambdaId = await createLambda('a');
+    const plugins = { rateLimit: { enabled: true, perMinute: 60 }, gestaltSecurity: security };
+    const res = await post(lambdaId, { synchronous: true, is_http_aware: true, hosts: ['api.example.com'], plugins });
+    expect(res.status).toBe(201);
+    expect(res.json.properties).toMatchObject({ synchronous: true, is_http_aware: true, hosts: ['api.example.com'], plugins });
+    expect(res.json.properties.upstream_url).toBe(`http://laser.gestalt.local:9000/lambdas/${lambdaId}/invokeSyncHA`);
+    expect(res.json.properties.public_url).toBe('https://api.example.com/acme/e');
+    expect((await post(lambdaId, { synchronous: false })).json.properties.upstream_url).toMatch(/\/invoke$/);
+    expect((await post(lambdaId, {})).json.properties.upstream_url).toMatch(/\/invokeSync$/);
+  });
+
+  it('answers 400 for wrongly typed options and plugins', async () => {
+    const lambdaId = await createLambda('a');
+    for (const props of [{ methods: 'GET' }, { synchronous: 'yes' }, { hosts: 'a.example.com' }, { plugins: [] }, { plugins: { rateLimit: { enabled: true } } }, { plugins: { gestaltSecurity: { enabled: 'on' } } }]) {
+      const res = await post(lambdaId, props);
+      expect(res.status, JSON.stringify(props)).toBe(400);
+      expect(res.json.message).toMatch(/^Failed to parse payload: /);
+    }
+    expect(emu.endpoints()).toEqual([]);
+  });
+
+  it('PATCHes an endpoint org-wide or under its API: recomputes the upstream, fills gestaltSecurity\'s users, bumps modified', async () => {
+    const lambdaId = await createLambda('a');
+    const created = (await post(lambdaId, { plugins: { gestaltSecurity: { enabled: false, users: [], groups: [] } } })).json;
+    const res = await call('PATCH', `/root/apiendpoints/${created.id}`, {
+      body: [
+        { op: 'replace', path: '/properties/methods', value: ['GET', 'PUT'] },
+        { op: 'add', path: '/properties/synchronous', value: false },
+        { op: 'replace', path: '/properties/plugins', value: { rateLimit: { enabled: true, perMinute: 5 }, gestaltSecurity: security } },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const p = res.json.properties;
+    expect(p.methods).toEqual(['GET', 'PUT']);
+    expect(p.upstream_url).toMatch(/\/invoke$/);
+    expect(p.plugins.rateLimit).toEqual({ enabled: true, perMinute: 5 });
+    expect(p.plugins.gestaltSecurity.users).toEqual([expect.stringMatching(/^[0-9a-f-]{36}$/)]);
+    expect(Date.parse(res.json.modified.timestamp)).toBeGreaterThan(Date.parse(created.modified.timestamp));
+    expect(emu.endpoints()[0].properties.methods).toEqual(['GET', 'PUT']);
+    const underApi = await call('PATCH', `/root/apis/${apiId}/apiendpoints/${created.id}`, { body: [{ op: 'add', path: '/properties/hosts', value: ['h.example.com'] }] });
+    expect(underApi.json.properties.public_url).toBe('https://h.example.com/acme/e');
+  });
+
+  it('answers 404 for a Failed endpoint (the gateway never had it) and 400 for a bad result, changing nothing', async () => {
+    const lambdaId = await createLambda('a');
+    const id = (await post(lambdaId, {})).json.id;
+    const bad = await call('PATCH', `/root/apiendpoints/${id}`, { body: [{ op: 'replace', path: '/properties/methods', value: 'GET' }] });
+    expect(bad.status).toBe(400);
+    emu.setResourceState(id, 'Failed');
+    const failed = await call('PATCH', `/root/apiendpoints/${id}`, { body: [{ op: 'replace', path: '/properties/methods', value: ['PUT'] }] });
+    expect(failed.status).toBe(404);
+    expect(failed.json.message).toBe(`No ApiEndpoint with ID '${id}' was found in gestalt-api-gateway`);
+    expect(emu.endpoints()[0].properties.methods).toEqual(['GET']);
+    expect((await call('PATCH', `/root/apiendpoints/${MISSING_ID}`, { body: [] })).status).toBe(404);
   });
 });
 

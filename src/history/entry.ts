@@ -1,0 +1,60 @@
+import type { PackagedFunction } from '../artifacts/functions.js';
+import type { Config } from '../config/types.js';
+import type { HistoryCommand, HistoryEntry, HistoryFunction } from './types.js';
+
+/** What a history entry keeps of one deployed function: enough to deploy it again without the checkout. */
+export function historyFunction(fn: PackagedFunction, packageKey: string): HistoryFunction {
+  return {
+    name: fn.name,
+    file: fn.file,
+    packageKey,
+    sha256: fn.sha256,
+    size: fn.size,
+    runtime: fn.runtime,
+    handler: fn.handler,
+    memory: fn.memory,
+    cpus: fn.cpus,
+    timeout: fn.timeout,
+    methods: [...fn.methods],
+    public: fn.public,
+    env: { ...fn.env },
+    ...(fn.verify ? { verify: { ...fn.verify } } : {}),
+  };
+}
+
+/** The reverse: a function spec built from an entry, for rollback and promote (no file on disk: absPath stays empty). */
+export function packagedFromHistory(f: HistoryFunction, source: string, name = f.name): PackagedFunction {
+  return {
+    name,
+    file: f.file,
+    relPath: f.file,
+    absPath: '',
+    runtime: f.runtime,
+    handler: f.handler,
+    memory: f.memory,
+    cpus: f.cpus,
+    timeout: f.timeout,
+    methods: [...f.methods],
+    public: f.public,
+    env: { ...f.env },
+    ...(f.verify ? { verify: { ...f.verify } } : {}),
+    source,
+    sha256: f.sha256,
+    size: f.size,
+  };
+}
+
+/** A rollback or promote entry names the commit its code came from (what runs), and what it restored. */
+export function newEntry(config: Config, command: HistoryCommand, functions: HistoryFunction[], from?: { label: string; sha: string; ref: string }): Omit<HistoryEntry, 'number'> {
+  const { job } = config;
+  return {
+    command,
+    at: new Date().toISOString(),
+    sha: from?.sha ?? job.sha,
+    ref: from?.ref ?? job.ref,
+    pipelineId: job.pipelineId,
+    jobUrl: job.jobUrl,
+    ...(from ? { from: from.label } : {}),
+    functions: [...functions].sort((a, b) => a.name.localeCompare(b.name)),
+  };
+}

@@ -1,0 +1,89 @@
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { StorageSettings } from '../config/types.js';
+import { RemoteError } from '../errors.js';
+import { InvalidRecord } from '../record/schema.js';
+import { isConflict } from '../record/store.js';
+import { s3Uri } from '../storage/client.js';
+import { isNotFound, s3Failure } from '../storage/errors.js';
+import { parseHistory } from './schema.js';
+import type { DeploymentHistory, HistoryEntry } from './types.js';
+
+export function historyKey(storage: StorageSettings, environment: string): string {
+  return `${storage.prefix}/deployments/${environment}.history.json`;
+}
+
+const CONFLICT_ATTEMPTS = 8;
+
+/** Next to the record: `<prefix>/deployments/<environment>.history.json`, written conditionally like the record. */
+export class HistoryStore {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly storage: StorageSettings,
+    private readonly projectPath: string,
+    private readonly limit: number,
+  ) {}
+
+  uri(environment: string): string {
+    return s3Uri(this.storage.bucket, historyKey(this.storage, environment));
+  }
+
+  async read(environment: string): Promise<DeploymentHistory> {
+    return (await this.readVersion(environment)).history;
+  }
+
+  /**
+   * Adds an entry numbered after the newest (numbers are never reused) and keeps the newest `limit`. Another
+   * job appending in between (412) makes it read again and renumber, so neither entry is lost.
+   */
+  async append(environment: string, entry: Omit<HistoryEntry, 'number'>): Promise<HistoryEntry> {
+    for (let attempt = 1; ; attempt++) {
+      const { history, etag } = await this.readVersion(environment);
+      const added: HistoryEntry = { number: (history.entries[0]?.number ?? 0) + 1, ...entry };
+      const next: DeploymentHistory = { ...history, entries: [added, ...history.entries].slice(0, this.limit) };
+      try {
+        await this.s3.send(
+          new PutObjectCommand({
+            Bucket: this.storage.bucket,
+            Key: historyKey(this.storage, environment),
+            Body: `${JSON.stringify(next, null, 2)}\n`,
+            ContentType: 'application/json',
+            ...(etag ? { IfMatch: etag } : { IfNoneMatch: '*' }),
+          }),
+        );
+        return added;
+      } catch (err) {
+        if (isConflict(err) && attempt < CONFLICT_ATTEMPTS) continue;
+        throw s3Failure('PutObject', this.uri(environment), err);
+      }
+    }
+  }
+
+  /** A stopped environment leaves nothing behind: its packages become unreferenced, for prune to collect. */
+  async remove(environment: string): Promise<void> {
+    try {
+      await this.s3.send(new DeleteObjectCommand({ Bucket: this.storage.bucket, Key: historyKey(this.storage, environment) }));
+    } catch (err) {
+      if (!isNotFound(err)) throw s3Failure('DeleteObject', this.uri(environment), err);
+    }
+  }
+
+  private async readVersion(environment: string): Promise<{ history: DeploymentHistory; etag: string | undefined }> {
+    const empty: DeploymentHistory = { schema: 1, environment, project: this.projectPath, entries: [] };
+    let text: string;
+    let etag: string | undefined;
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.storage.bucket, Key: historyKey(this.storage, environment) }));
+      text = (await out.Body?.transformToString('utf8')) ?? '';
+      etag = out.ETag;
+    } catch (err) {
+      if (isNotFound(err)) return { history: empty, etag: undefined };
+      throw s3Failure('GetObject', this.uri(environment), err);
+    }
+    try {
+      return { history: parseHistory(text, { environment, projectPath: this.projectPath }), etag };
+    } catch (err) {
+      if (err instanceof InvalidRecord) throw new RemoteError(`The deployment history ${this.uri(environment)} cannot be trusted: ${err.reason}; nothing was changed. Restore it from the bucket's versions, or remove it (the next deploy starts a new history).`);
+      throw err;
+    }
+  }
+}

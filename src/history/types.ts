@@ -1,0 +1,45 @@
+import type { VerifySpec } from '../config/types.js';
+
+/**
+ * An environment's deployments, newest first: what each successful deploy, rollback or promote put there,
+ * with every setting, so a later rollback or promote can repeat it from the packages alone (no checkout).
+ */
+export type HistoryCommand = 'deploy' | 'rollback' | 'promote';
+
+export interface HistoryFunction {
+  name: string;
+  file: string;
+  packageKey: string;
+  sha256: string;
+  size: number;
+  runtime: string;
+  handler: string;
+  memory: number;
+  cpus: number;
+  timeout: number;
+  methods: string[];
+  public: boolean;
+  env: Record<string, string>;
+  verify?: VerifySpec;
+}
+
+export interface HistoryEntry {
+  /** 1, 2, 3, … per environment; never reused, so `GESTALT_ROLLBACK_TO=7` means one deployment forever. */
+  number: number;
+  command: HistoryCommand;
+  at: string;
+  sha: string;
+  ref: string;
+  pipelineId: string;
+  jobUrl: string;
+  /** rollback: the entry number it restored; promote: the environment it came from. */
+  from?: string;
+  functions: HistoryFunction[];
+}
+
+export interface DeploymentHistory {
+  schema: 1;
+  environment: string;
+  project: string;
+  entries: HistoryEntry[];
+}

@@ -1,0 +1,108 @@
+import type { RecordStore, RecordVersion } from './store.js';
+import type { DeploymentRecord, RecordedFunction } from './types.js';
+
+/** Header fields a run stamps on the record (who wrote it last, and where the functions live). */
+export type RecordHeader = Omit<DeploymentRecord, 'functions' | 'schema'>;
+
+const keyOf = (f: RecordedFunction) => f.id ?? `name:${f.name}`;
+
+/**
+ * One run's entries in the environment's record. `begin` writes every function the run may create before
+ * its first Gestalt write; `settle` records each outcome as it comes (writes coalesce, one in flight); `end`
+ * waits for the last. Every write re-applies this run's entries onto the record as it is in S3 now, so two
+ * jobs on one environment keep each other's entries, and an entry is dropped only when this run saw it at
+ * the start and knows its resource is gone.
+ */
+export class RunJournal {
+  private readonly entries = new Map<string, RecordedFunction>();
+  private readonly seenAtStart: Set<string>;
+  private readonly touched = new Set<string>();
+  private readonly dropped = new Set<string>();
+  private writing: Promise<void> | undefined;
+  private dirty = false;
+  private lastError: unknown;
+  /** Whether the environment has a record in S3 as far as this run knows (its last successful write, or the start). */
+  exists: boolean;
+
+  constructor(
+    private readonly store: RecordStore,
+    private readonly header: RecordHeader,
+    private readonly start: RecordVersion,
+    private readonly mayExist: (id: string) => boolean,
+  ) {
+    this.seenAtStart = new Set((start.record?.functions ?? []).map(keyOf));
+    this.exists = start.record !== undefined;
+  }
+
+  async begin(pending: RecordedFunction[]): Promise<void> {
+    for (const f of pending) this.put(f);
+    this.exists = (await this.store.update(this.header.environment, (current) => this.apply(current), this.start)) !== undefined;
+  }
+
+  settle(entry: RecordedFunction): void {
+    this.put(entry);
+    this.dirty = true;
+    this.writing ??= this.flush();
+  }
+
+  /** A pending entry whose function never reached Gestalt: it is taken out of the record again. */
+  forget(entry: RecordedFunction): void {
+    this.entries.delete(keyOf(entry));
+    this.dropped.add(keyOf(entry));
+    this.dirty = true;
+    this.writing ??= this.flush();
+  }
+
+  /** Waits for the record to hold every settled entry; throws the last write's failure, if any. */
+  async end(): Promise<void> {
+    this.dirty = true;
+    this.writing ??= this.flush();
+    await this.writing;
+    if (this.lastError) throw this.lastError;
+  }
+
+  /** The record this run would leave, applied to `current`; undefined when it would list nothing (no record then). */
+  apply(current: DeploymentRecord | undefined): DeploymentRecord | undefined {
+    const mine = new Set(this.entries.keys());
+    const kept = (current?.functions ?? []).filter((f) => {
+      const key = keyOf(f);
+      if (mine.has(key) || this.dropped.has(key)) return false;
+      if (!this.touched.has(f.name)) return true;
+      // Another entry of a name this run deploys: keep it unless this run saw it at the start and its
+      // resource is known to be gone (a concurrent job's entry, or a duplicate that may exist, stays).
+      if (!this.seenAtStart.has(key)) return true;
+      return f.id !== undefined && this.mayExist(f.id);
+    });
+    if (kept.length === 0 && this.entries.size === 0) return undefined;
+    return {
+      schema: 2,
+      ...this.header,
+      updatedAt: new Date().toISOString(),
+      functions: [...kept, ...this.entries.values()].sort((a, b) => a.name.localeCompare(b.name) || keyOf(a).localeCompare(keyOf(b))),
+    };
+  }
+
+  private put(entry: RecordedFunction): void {
+    // An entry first known by name (gateway) or by a chosen id replaces the run's earlier entry of that key.
+    for (const [key, f] of this.entries) if (f.name === entry.name && key !== keyOf(entry) && f.id === undefined) this.entries.delete(key);
+    this.dropped.delete(keyOf(entry));
+    this.entries.set(keyOf(entry), entry);
+    this.touched.add(entry.name);
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.dirty) {
+        this.dirty = false;
+        try {
+          this.exists = (await this.store.update(this.header.environment, (current) => this.apply(current))) !== undefined;
+          this.lastError = undefined;
+        } catch (err) {
+          this.lastError = err;
+        }
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+}
