@@ -1,5 +1,5 @@
 import type { FieldChange } from '../gestalt/types.js';
-import type { HistoryEntry } from '../history/types.js';
+import type { ReportedHistoryEntry } from '../history/types.js';
 
 /** One function's line in gestalt-deploy.json. */
 export interface FunctionReport {
@@ -56,7 +56,7 @@ export interface RunReport {
   /** doctor: what it checked (gestalt-doctor.json); verify: one line per endpoint called (gestalt-verify.json). */
   checks?: Check[] | VerifyCheck[];
   /** history: the entries, newest first; deploy/rollback/promote: the entry this run added. */
-  history?: HistoryEntry[];
+  history?: ReportedHistoryEntry[];
   /** prune: what was (or, with --dry-run, would be) deleted and stopped. */
   pruned?: { dryRun: boolean; packages: string[]; environments: string[] };
 }

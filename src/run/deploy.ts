@@ -8,7 +8,7 @@ import { mapLimit } from '../net/pool.js';
 import { RunJournal } from '../record/journal.js';
 import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
 import type { RecordVersion } from '../record/store.js';
-import { historyFunction, newEntry } from '../history/entry.js';
+import { historyFunction, newEntry, reportedEntry } from '../history/entry.js';
 import type { HistoryCommand, HistoryEntry } from '../history/types.js';
 import type { FunctionReport, RunReport } from '../reports/types.js';
 import { packageKey } from '../storage/packages.js';
@@ -111,7 +111,7 @@ export async function converge(input: Convergence): Promise<ExitCode> {
 async function addHistory(ctx: RunContext, report: RunReport, e: Omit<HistoryEntry, 'number'>): Promise<ExitCode> {
   try {
     const added = await ctx.history.append(ctx.config.job.environment, e);
-    report.history = [added];
+    report.history = [reportedEntry(added)];
     ctx.log.info(`History: entry #${added.number} (${added.command}) in ${ctx.history.uri(ctx.config.job.environment)}`);
     return EXIT.ok;
   } catch (err) {
