@@ -22,6 +22,8 @@ export interface Snapshot {
   api?: MetaResource;
   lambdas: Map<string, MetaResource[]>; // by name; Meta allows duplicates
   endpointsByLambda: Map<string, MetaResource[]>;
+  /** The Lambda provider, when open could read it. */
+  provider?: MetaResource;
 }
 
 type Job = Pick<JobContext, 'ref' | 'sha' | 'projectPath' | 'environment'>;
@@ -77,7 +79,7 @@ export class MetaSession implements GestaltSession {
   async preflight(functions: PackagedFunction[]): Promise<void> {
     const envId = this.snapshot?.env.environmentId;
     if (!envId) return;
-    this.secretMounts = await resolveAllMounts(this.meta, this.settings.org, envId, this.providerId(), functions);
+    this.secretMounts = await resolveAllMounts(this.meta, this.settings.org, envId, this.providerId(), functions, this.snapshot?.provider);
   }
 
   async plan(req: Omit<DeployRequest, 'claim'>): Promise<PlanResult> {

@@ -56,6 +56,7 @@ export class MetaTarget implements GestaltTarget {
     if (lambdaList.status === 'rejected') reasons.push(metaFailure(`list the lambdas of environment ${placement.environmentId}`, lambdaList.reason, this.settings.org));
     else snapshot.lambdas = groupBy(lambdaList.value, (l) => l.name);
     if (reasons.length > 0) throw reasons.length === 1 ? reasons[0] : new RemoteFailures(reasons.map((r) => r.message));
+    if (providerRead.status === 'fulfilled' && providerRead.value) snapshot.provider = providerRead.value;
     if (snapshot.api) {
       const endpoints = await this.meta.list(`/apis/${snapshot.api.id}/apiendpoints`).catch((err) => Promise.reject(metaFailure(`list the endpoints of API '${placement.api}'`, err, this.settings.org)));
       snapshot.endpointsByLambda = groupBy(endpoints.filter((e) => e.properties?.implementation_type === 'lambda'), (e) => String(e.properties?.implementation_id ?? ''));
