@@ -21,14 +21,18 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY scripts/build.mjs scripts/
+COPY scripts/lib/notices.mjs scripts/lib/
 COPY src/ src/
 # Staged under /out with the layout of /usr/local, so the final stage takes it in one COPY (symlink included).
-# .mjs: Node knows it is ESM without a package.json beside it and parses it once.
+# .mjs: Node knows it is ESM without a package.json beside it and parses it once. Beside it: the source map the bundle
+# names (GESTALT_DEBUG stack traces show src/ files and lines) and the licences of the packages inlined into it.
 RUN npm run build \
     && node dist/gestalt-deploy.js --version \
     && mkdir -p /out/bin /out/lib/gestalt-deploy \
     && cp dist/gestalt-deploy.js /out/lib/gestalt-deploy/gestalt-deploy.mjs \
+    && cp dist/gestalt-deploy.js.map dist/THIRD-PARTY-NOTICES.txt /out/lib/gestalt-deploy/ \
     && chmod 0755 /out/lib/gestalt-deploy/gestalt-deploy.mjs \
+    && chmod 0644 /out/lib/gestalt-deploy/gestalt-deploy.js.map /out/lib/gestalt-deploy/THIRD-PARTY-NOTICES.txt \
     && ln -s ../lib/gestalt-deploy/gestalt-deploy.mjs /out/bin/gestalt-deploy
 
 FROM ${BASE_IMAGE}:${NODE_VERSION}-alpine

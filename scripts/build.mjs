@@ -1,21 +1,36 @@
 // Bundles the runner into one self-contained ESM file: dist/gestalt-deploy.js.
 // Everything (AWS SDK, ofetch, yaml, fast-glob) is inlined so the file runs with plain `node` from any directory.
+// Next to it:
+//   dist/gestalt-deploy.js.map     source map (file names and lines only, no sources), so stack traces under
+//                                  GESTALT_DEBUG name src/… files; the bundle runs the same without it
+//   dist/THIRD-PARTY-NOTICES.txt   every inlined package with its licence and notice texts (the bundle keeps no
+//                                  licence comments)
+//   dist/gestalt-deploy.meta.json  esbuild's metafile: which input put how many bytes where (the notices test reads it)
 import { build } from 'esbuild';
-import { readFile, chmod } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { bundledPackageDirs, readPackages, renderNotices } from './lib/notices.mjs';
 
+const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
-const outfile = new URL('../dist/gestalt-deploy.js', import.meta.url).pathname;
+const outfile = fileURLToPath(new URL('../dist/gestalt-deploy.js', import.meta.url));
 
-await build({
-  entryPoints: [new URL('../src/cli.ts', import.meta.url).pathname],
+const result = await build({
+  // Paths in the metafile and the source map are relative to the repository, whatever the caller's directory.
+  absWorkingDir: root,
+  entryPoints: [fileURLToPath(new URL('../src/cli.ts', import.meta.url))],
   outfile,
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'esm',
   minify: true,
-  sourcemap: false,
+  // linked: the bundle ends with a sourceMappingURL comment naming the map beside it; Node reads it only when
+  // source maps are on (src/cli.ts switches them on for GESTALT_DEBUG).
+  sourcemap: 'linked',
+  sourcesContent: false,
   legalComments: 'none',
+  metafile: true,
   define: { __GESTALT_DEPLOY_VERSION__: JSON.stringify(pkg.version) },
   // Some bundled CommonJS dependencies call require(); give the ESM bundle one.
   banner: {
@@ -24,3 +39,10 @@ await build({
   logLevel: 'warning',
 });
 await chmod(outfile, 0o755);
+await writeFile(new URL('../dist/gestalt-deploy.meta.json', import.meta.url), `${JSON.stringify(result.metafile)}\n`);
+
+const packages = await readPackages(root, bundledPackageDirs(result.metafile, outfile, root));
+await writeFile(
+  new URL('../dist/THIRD-PARTY-NOTICES.txt', import.meta.url),
+  renderNotices(packages, { product: `gestalt-deploy ${pkg.version}`, bundle: 'gestalt-deploy.js' }),
+);

@@ -96,6 +96,9 @@ run_uid=$(run "$ctr" -- sh -c 'id -u')
 image_node=$(run "$ctr" -- node --version)
 cli_version=$(run "$ctr" -- gestalt-deploy --version)
 [ "$cli_version" = "$version" ] || die "gestalt-deploy --version printed '$cli_version', expected '$version'"
+# The licences of the inlined packages ship beside the bundle.
+run "$ctr" -- cat /usr/local/lib/gestalt-deploy/THIRD-PARTY-NOTICES.txt >"$work/notices.txt"
+grep -q '^  @aws-sdk/client-s3@' "$work/notices.txt" || die "the image has no third-party notices listing @aws-sdk/client-s3"
 t_version=$(($(now_ms) - t0))
 
 # 4c. plan in gateway mode: reads S3 (moto), lists what it would upload, writes nothing remote.
@@ -135,6 +138,20 @@ cat "$work/plan.txt" >&2
 [ "$plan_rc" = 0 ] || die "gestalt-deploy plan exited $plan_rc"
 grep -qi 'upload' "$work/plan.txt" || die "gestalt-deploy plan output does not mention an upload"
 
+# 4d. An unexpected failure under GESTALT_DEBUG (a directory where the report file goes): the stack names src/ files
+#     through the source map beside the bundle, on the image's own Node.
+broken="$work/broken"
+mkdir -p "$broken/gestalt-deploy.json"
+chmod -R a+rwX "$broken"
+set +e
+run --workingdir /builds/acme/broken -v "$broken:/builds/acme/broken" \
+  -e GESTALT_DEBUG=true -e CI_URL="http://127.0.0.1:9/deploy" -e S3_BUCKET_NAME="$bucket" -e S3_PREFIX=acme/broken \
+  -e AWS_ENDPOINT_URL_S3="http://127.0.0.1:$port" -e S3_FORCE_PATH_STYLE=true \
+  -e AWS_REGION=us-east-1 -e AWS_ACCESS_KEY_ID=test -e AWS_SECRET_ACCESS_KEY=test -e CI_ENVIRONMENT_NAME=review/broken \
+  "$ctr" -- gestalt-deploy stop >"$work/debug.txt" 2>&1
+set -e
+grep -Eq 'src/reports/write\.ts:[0-9]+:[0-9]+' "$work/debug.txt" || { cat "$work/debug.txt" >&2; die "GESTALT_DEBUG stack trace names no src/ file and line"; }
+
 # 5. Sizes, from the layers as a registry would store them.
 t0=$(now_ms)
 buildah push --quiet "$image_ref" "oci:$work/oci" >/dev/null
@@ -155,6 +172,8 @@ const report = {
   image: '$image_ref', base: '$base_ref', nodeVersion: '$node_version', imageNode: '$image_node',
   version: '$cli_version', uid: Number('$run_uid'), config: read('config.json'), sizes: read('sizes.json'),
   plan: fs.readFileSync(w + '/plan.txt', 'utf8'),
+  debugStack: fs.readFileSync(w + '/debug.txt', 'utf8'),
+  notices: fs.readFileSync(w + '/notices.txt', 'utf8'),
   timingsMs: { lint: $t_lint, base: $t_base, build: $t_build, version: $t_version, plan: $t_plan, sizes: $t_sizes,
     total: $(now_ms) - $t_start },
 };

@@ -2,7 +2,8 @@ import { basename, extname } from 'node:path';
 import type { Problem } from '../errors.js';
 import type { FunctionInputs, FunctionSettings, FunctionSource, GestaltSettings, JobContext } from '../config/types.js';
 import { mapLimit } from '../net/pool.js';
-import { hashFile, matchFiles } from './files.js';
+import { escapeControl, hasControlChars } from '../log/printable.js';
+import { hashFile, matchFiles, type FileDigest } from './files.js';
 
 /** One package as it will be deployed: its settings resolved (runtime required, handler rendered). */
 export interface FunctionSpec extends Omit<FunctionSettings, 'runtime' | 'handler'> {
@@ -19,10 +20,7 @@ export interface FunctionSpec extends Omit<FunctionSettings, 'runtime' | 'handle
   source: string;
 }
 
-export interface PackagedFunction extends FunctionSpec {
-  sha256: string;
-  size: number;
-}
+export interface PackagedFunction extends FunctionSpec, FileDigest {}
 
 export function renderName(template: string, job: JobContext, file: string): string {
   const values: Record<string, string> = {
@@ -79,6 +77,10 @@ export async function resolveFunctions(config: FunctionInputs, sources: Function
   const functions = [...byPath.values()];
   const byName = new Map<string, FunctionSpec>();
   for (const fn of functions) {
+    if (hasControlChars(fn.name)) {
+      // The file name was checked while matching: the rest of the name comes from the template or name:.
+      problems.push({ variable: fn.source === 'LAMBDA_ARTIFACTS' ? 'GESTALT_NAME_TEMPLATE' : fn.source, message: `function name '${escapeControl(fn.name)}' (for '${fn.relPath}') contains control characters, which would garble the job log and reports; remove them from the name.` });
+    }
     const other = byName.get(fn.name);
     if (other) {
       problems.push({ variable: fn.source === other.source ? fn.source : `${other.source}, ${fn.source}`, message: `'${other.relPath}' and '${fn.relPath}' would both deploy as function '${fn.name}'; rename one package, or include {basename}/{project_path} in GESTALT_NAME_TEMPLATE.` });

@@ -1,4 +1,5 @@
 import type { Problem } from '../errors.js';
+import { redactor } from '../log/redact.js';
 
 // Small parsers that never throw: each bad value becomes a Problem naming the variable, so a
 // misconfigured job hears about every mistake in one run.
@@ -12,10 +13,16 @@ export const ROLE_ARN_RE = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}
 
 export class Checker {
   readonly problems: Problem[] = [];
+  /** Settings that work but deserve a word (printed before the run starts). */
+  readonly warnings: string[] = [];
   constructor(private readonly env: Record<string, string | undefined>) {}
 
   problem(variable: string, message: string): void {
     this.problems.push({ variable, message });
+  }
+
+  warn(message: string): void {
+    this.warnings.push(message);
   }
 
   /** Trimmed value, or undefined when unset or blank (GitLab passes unset variables as empty). */
@@ -71,16 +78,40 @@ export class Checker {
     return fallback;
   }
 
+  /**
+   * An http(s) URL without credentials in it. A `user:password@` part would be printed, recorded and sent
+   * to every host the URL names, so it is refused — without echoing it — and its password registered as a
+   * secret in case anything else repeats the value.
+   */
   url(name: string, value: string | undefined): string | undefined {
     if (value === undefined) return undefined;
+    const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
+    if (userinfo !== undefined) {
+      const password = userinfo.slice(userinfo.indexOf(':') + 1);
+      redactor.add(password);
+      redactor.add(safeDecode(password));
+      this.problem(name, `contains a user name or password before '@' (https://user:password@host); remove it from the URL and keep credentials in masked variables (GF_API_KEY/GF_API_SECRET or GESTALT_TOKEN for Gestalt, AWS_ROLE_ARN or the AWS keys for AWS).`);
+      return undefined;
+    }
     try {
       const u = new URL(value);
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
       return value.replace(/\/+$/, '');
     } catch {
-      this.problem(name, `'${value}' is not an http(s) URL; set the full URL, e.g. https://gestalt.example.com/…`);
+      // No scheme, so no userinfo found above: still never echo what could be one ("user:pass@host").
+      const shown = value.includes('@') ? `[REDACTED]@${value.slice(value.lastIndexOf('@') + 1)}` : value;
+      this.problem(name, `'${shown}' is not an http(s) URL; set the full URL, e.g. https://gestalt.example.com/…`);
       return undefined;
     }
+  }
+
+  /** A Gestalt URL that credentials will be sent to: plain http works, but deserves a warning. */
+  credentialedUrl(name: string, value: string | undefined, credentials: string): string | undefined {
+    const url = this.url(name, value);
+    if (url?.toLowerCase().startsWith('http://')) {
+      this.warn(`${name} uses plain http://, so ${credentials} and every request travel unencrypted; use https:// unless the runner and Gestalt share a trusted network.`);
+    }
+    return url;
   }
 
   uuid(name: string, value: string | undefined, what: string): string | undefined {
@@ -100,4 +131,12 @@ export function isHttpMethod(m: string): boolean {
 /** Splits a space- or newline-separated list, as the original script's `for lambda in $LAMBDA_ARTIFACTS` did. */
 export function splitList(value: string | undefined): string[] {
   return (value ?? '').split(/\s+/).filter(Boolean);
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }

@@ -103,11 +103,12 @@ export function readConfig(command: Command, env: Record<string, string | undefi
     concurrency: c.int('GESTALT_CONCURRENCY', 8, 1, 64, 'the number of parallel uploads and API calls'),
     debug,
     http: {
-      timeoutMs: c.int('GESTALT_HTTP_TIMEOUT', 30, 1, 600, 'the per-request timeout in seconds') * 1000,
+      timeoutMs: c.int('GESTALT_HTTP_TIMEOUT', 30, 1, 600, 'the time in seconds each try of a remote call may take, answer included') * 1000,
       retry: { ...DEFAULT_RETRY, attempts: c.int('GESTALT_RETRY_ATTEMPTS', DEFAULT_RETRY.attempts, 1, 10, 'the number of tries per call') },
     },
     outputDir: cwd,
     lifecycle: readLifecycle(c, command, job),
+    warnings: c.warnings,
   };
   return { config, problems: c.problems };
 }
@@ -187,7 +188,8 @@ function readTarget(c: Checker, command: Command, converges: boolean): TargetSet
   }
   if (metaUrl === undefined) {
     if (token !== undefined) c.problem('GESTALT_TOKEN', 'is only used in meta mode; in gateway mode authenticate with GF_API_KEY and GF_API_SECRET.');
-    return { mode: 'gateway', url: c.url('CI_URL', gatewayUrl) ?? '', auth: basic };
+    const url = basic ? c.credentialedUrl('CI_URL', gatewayUrl, 'GF_API_KEY/GF_API_SECRET') : c.url('CI_URL', gatewayUrl);
+    return { mode: 'gateway', url: url ?? '', auth: basic };
   }
 
   const org = c.get('GESTALT_ORG');
@@ -202,7 +204,7 @@ function readTarget(c: Checker, command: Command, converges: boolean): TargetSet
   }
   return {
     mode: 'meta',
-    url: c.url('GESTALT_META_URL', metaUrl) ?? '',
+    url: c.credentialedUrl('GESTALT_META_URL', metaUrl, token !== undefined ? 'GESTALT_TOKEN' : 'GF_API_KEY/GF_API_SECRET') ?? '',
     org: org ?? '',
     providerId,
     gatewayUrl: c.url('GESTALT_GATEWAY_URL', c.get('GESTALT_GATEWAY_URL')),
@@ -248,6 +250,8 @@ function readAws(c: Checker, job: JobContext): AwsSettings {
     durationSeconds: c.int('AWS_ROLE_DURATION_SECONDS', 3600, 900, 43200, 'the role session length in seconds'),
     roleChain,
     staticKeys: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken: c.get('AWS_SESSION_TOKEN') } : undefined,
+    // Read by doctor only (src/credentials/trust-review.ts): the role's trust policy, to review its conditions.
+    trustPolicy: c.get('GESTALT_TRUST_POLICY'),
   };
 }
 

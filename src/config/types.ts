@@ -130,6 +130,8 @@ export interface AwsSettings {
   durationSeconds: number;
   roleChain: string[];
   staticKeys?: StaticKeys;
+  /** GESTALT_TRUST_POLICY: the role's trust policy (JSON or a file), which only doctor reads. */
+  trustPolicy?: string;
 }
 
 export interface StorageSettings {
@@ -158,11 +160,15 @@ export interface Config {
   functionsFile?: string;
   concurrency: number;
   debug: boolean;
+  /** GESTALT_HTTP_TIMEOUT: the time each try of any remote call (Gestalt, S3, STS) may take, body included. */
   http: { timeoutMs: number; retry: RetryPolicy };
   outputDir: string;
-  /** What validation warned about (unknown variables, archives in gateway mode): logged once, kept in the report. */
-  warnings?: string[];
   lifecycle: LifecycleSettings;
+  /**
+   * Settings that work but deserve a word (env.ts), then what validation adds (unknown variables, archives in
+   * gateway mode): printed once before the command runs (doctor: among its checks), kept in the report.
+   */
+  warnings: string[];
 }
 
 /** history, rollback, promote, verify, prune, and deploy of a reviewed plan. */

@@ -24,6 +24,9 @@ export function isVerificationKeyError(err: unknown): boolean {
 
 export function classifyAwsError(err: unknown): Verdict {
   const e = err as SdkErrorShape;
+  // A try that ran out of time, headers or not, may succeed on the next; an oversized answer will not shrink.
+  if (awsErrorName(err) === 'TimeoutError') return 'retry';
+  if (awsErrorName(err) === 'ResponseTooLarge') return 'fail';
   if (TRANSIENT_NAMES.has(awsErrorName(err))) return 'retry';
   // STS reports an unreachable JWKS as InvalidIdentityToken; the IdP may be back a moment later.
   if (isVerificationKeyError(err)) return 'retry';

@@ -1,9 +1,8 @@
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
-import type { AwsSettings } from '../config/types.js';
+import type { AwsSettings, Config } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { isMissingCredentials } from '../net/aws-errors.js';
 import type { Logger } from '../log/logger.js';
-import type { RetryPolicy } from '../net/retry.js';
 import { assumeChain, assumeWithWebIdentity } from './sts.js';
 
 export interface AwsIdentity {
@@ -18,10 +17,10 @@ export interface AwsIdentity {
  * Credentials in the documented order: OIDC ID token → STS (then AWS_ROLE_CHAIN), else static keys
  * (then AWS_ROLE_CHAIN), else the SDK's default chain.
  */
-export async function resolveCredentials(aws: AwsSettings, retry: RetryPolicy, log: Logger): Promise<AwsIdentity> {
+export async function resolveCredentials(aws: AwsSettings, http: Config['http'], log: Logger): Promise<AwsIdentity> {
   let identity: AwsIdentity;
   if (aws.roleArn && aws.idToken) {
-    const issued = await assumeWithWebIdentity(aws, retry, log);
+    const issued = await assumeWithWebIdentity(aws, http, log);
     identity = { credentials: issued.credentials, source: 'web-identity', roleArn: issued.assumedArn, expiration: issued.credentials.expiration };
   } else if (aws.staticKeys) {
     identity = { credentials: { ...aws.staticKeys }, source: 'static' };
@@ -31,7 +30,7 @@ export async function resolveCredentials(aws: AwsSettings, retry: RetryPolicy, l
     return { source: 'default-chain' };
   }
   if (aws.roleChain.length > 0 && identity.credentials && typeof identity.credentials !== 'function') {
-    const chained = await assumeChain(aws, { credentials: identity.credentials, assumedArn: identity.roleArn ?? 'the static AWS keys' }, retry, log);
+    const chained = await assumeChain(aws, { credentials: identity.credentials, assumedArn: identity.roleArn ?? 'the static AWS keys' }, http, log);
     identity = { credentials: chained.credentials, source: identity.source, roleArn: chained.assumedArn, expiration: chained.credentials.expiration };
   }
   return identity;

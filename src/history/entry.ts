@@ -41,6 +41,9 @@ export function packagedFromHistory(f: HistoryFunction, source: string, name = f
     source,
     sha256: f.sha256,
     size: f.size,
+    // Never uploaded again (the object is proven present first), so no per-part hashes are needed.
+    partSize: 0,
+    partSha256: [],
   };
 }
 

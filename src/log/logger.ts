@@ -1,3 +1,4 @@
+import { escapeControl } from './printable.js';
 import { redactor } from './redact.js';
 
 // GitLab renders these markers as collapsible sections; elsewhere plain headings read better.
@@ -21,7 +22,8 @@ export interface LoggerOptions {
 
 export function createLogger(options: LoggerOptions): Logger {
   const write = options.write ?? ((text: string) => void process.stdout.write(text));
-  const line = (text: string) => write(`${redactor.redact(text)}\n`);
+  // Backstop for text that reached a message unescaped: only line breaks and tabs stay as they are.
+  const line = (text: string) => write(`${escapeControl(redactor.redact(text), '\n\t')}\n`);
   const now = () => Math.floor(Date.now() / 1000);
   return {
     debugEnabled: options.debug,
@@ -35,7 +37,7 @@ export function createLogger(options: LoggerOptions): Logger {
       const name = `gestalt_${id}`;
       if (options.gitlab) {
         const flag = options.collapsed === false || options.debug ? '' : '[collapsed=true]';
-        write(`${ESC}section_start:${now()}:${name}${flag}\r${ESC}${redactor.redact(title)}\n`);
+        write(`${ESC}section_start:${now()}:${name}${flag}\r${ESC}${escapeControl(redactor.redact(title))}\n`);
       } else {
         line(`── ${title}`);
       }

@@ -6,6 +6,9 @@ export type RecordHeader = Omit<DeploymentRecord, 'functions' | 'schema'>;
 
 const keyOf = (f: RecordedFunction) => f.id ?? `name:${f.name}`;
 
+/** How many times `end` re-applies this run's entries when reading back shows they were lost. */
+const VERIFY_ROUNDS = 3;
+
 /**
  * One run's entries in the environment's record. `begin` writes every function the run may create before
  * its first Gestalt write; `settle` records each outcome as it comes (writes coalesce, one in flight); `end`
@@ -55,10 +58,20 @@ export class RunJournal {
 
   /** Waits for the record to hold every settled entry; throws the last write's failure, if any. */
   async end(): Promise<void> {
-    this.dirty = true;
-    this.writing ??= this.flush();
-    await this.writing;
-    if (this.lastError) throw this.lastError;
+    for (let round = 1; ; round++) {
+      this.dirty = true;
+      this.writing ??= this.flush();
+      await this.writing;
+      if (this.lastError) throw this.lastError;
+      // Read back: a store that does not honour conditional writes atomically (some S3-compatible ones) can
+      // let another job's write replace ours. Re-apply a few times; S3 itself never needs a second round.
+      if (round >= VERIFY_ROUNDS || this.holdsMine((await this.store.readVersion(this.header.environment)).record)) return;
+    }
+  }
+
+  private holdsMine(record: DeploymentRecord | undefined): boolean {
+    const stored = new Map((record?.functions ?? []).map((f) => [keyOf(f), f.state]));
+    return [...this.entries.entries()].every(([key, f]) => stored.get(key) === f.state) && [...this.dropped].every((key) => !stored.has(key));
   }
 
   /** The record this run would leave, applied to `current`; undefined when it would list nothing (no record then). */

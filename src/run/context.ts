@@ -30,8 +30,8 @@ export interface RunContext {
 }
 
 export async function openContext(config: Config, log: Logger, timings: Record<string, number>): Promise<RunContext> {
-  const identity = await timed(timings, 'credentials', () => log.section('credentials', 'AWS credentials', () => resolveCredentials(config.aws, config.http.retry, log)));
-  const s3 = createS3Client(config.aws, config.storage, identity, config.http.retry.attempts);
+  const identity = await timed(timings, 'credentials', () => log.section('credentials', 'AWS credentials', () => resolveCredentials(config.aws, config.http, log)));
+  const s3 = createS3Client(config.aws, config.storage, identity, config.http);
   const http = createHttpClient({ timeoutMs: config.http.timeoutMs, retry: config.http.retry, log });
   return {
     config,

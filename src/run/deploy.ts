@@ -148,11 +148,11 @@ async function upload(ctx: RunContext, staged: Staged[], inPlace: boolean): Prom
     async (s) => {
       const { fn, key } = s;
       try {
-        const state = inPlace ? 'present' : await packages.state(key, fn.size);
+        const state = inPlace ? 'present' : await packages.state(key, fn);
         cancellation.throwIfRequested();
         if (state === 'absent') {
           const started = performance.now();
-          await packages.upload(key, fn.absPath, fn.sha256, uploadProgress({ label: fn.relPath, total: fn.size, write: (line) => log.info(line) }));
+          await packages.upload(key, fn, uploadProgress({ label: fn.relPath, total: fn.size, write: (line) => log.info(line) }));
           s.upload = 'uploaded';
           s.bytesUploaded = fn.size;
           log.info(`  uploaded ${fn.relPath} (${uploadSummary(fn.size, performance.now() - started)}) → ${key}`);

@@ -3,6 +3,7 @@ import { hashFile } from '../artifacts/files.js';
 import type { Config } from '../config/types.js';
 import { missingCredentials, resolveCredentials, type AwsIdentity } from '../credentials/index.js';
 import { decodeClaims, formatClaims, providerHost, trustPolicy, wildcardSub } from '../credentials/diagnose.js';
+import { logTrustReview } from '../credentials/trust-review.js';
 import { ConfigError, EXIT, errorMessages, type ExitCode } from '../errors.js';
 import { createTarget } from '../gestalt/create.js';
 import type { Logger } from '../log/logger.js';
@@ -47,10 +48,11 @@ export async function runDoctor(validation: Validation, log: Logger): Promise<Ex
 
     await log.section('doctor_token', 'GitLab ID token (GESTALT_ID_TOKEN)', async () => tokenReport(config, log, check));
 
+    let identity: AwsIdentity | undefined;
     await log.section('doctor_reach', 'Everything deploy needs (read-only)', async () => {
-      let identity: AwsIdentity | undefined;
+      const once = { ...config.http, retry: { ...config.http.retry, attempts: 1 } };
       try {
-        identity = await resolveCredentials(config.aws, { ...config.http.retry, attempts: 1 }, log);
+        identity = await resolveCredentials(config.aws, once, log);
         check('ok', `AWS credentials: ${identity.source}${identity.roleArn ? ` as ${identity.roleArn}` : ''}`);
       } catch (err) {
         failed(err, 'AWS credentials: ');
@@ -58,7 +60,7 @@ export async function runDoctor(validation: Validation, log: Logger): Promise<Ex
       // A check whose variables are already wrong would only blame something else for them.
       const broken = (...names: string[]) => problems.some((p) => names.includes(p.variable));
       const http = createHttpClient({ timeoutMs: Math.min(config.http.timeoutMs, 10_000), retry: { ...config.http.retry, attempts: 1 }, log });
-      const s3 = identity && !broken('S3_BUCKET_NAME', 'AWS_REGION', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3') ? createS3Client(config.aws, config.storage, identity, 1) : undefined;
+      const s3 = identity && !broken('S3_BUCKET_NAME', 'AWS_REGION', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3') ? createS3Client(config.aws, config.storage, identity, once) : undefined;
       try {
         const bucketOk = s3 ? await checkBucket(s3, config.storage, config.aws).then((text) => (check('ok', text), true), (err: unknown) => (failed(err), false)) : false;
         if (broken(...TARGET_VARIABLES)) log.info('  Gestalt: not checked until the configuration problems above are fixed.');
@@ -68,6 +70,12 @@ export async function runDoctor(validation: Validation, log: Logger): Promise<Ex
         s3?.destroy();
       }
     });
+
+    const review = await log.section('doctor_trust', 'Trust policy review', async () => logTrustReview(decodeClaims(config.aws.idToken), config, identity?.source === 'web-identity', log));
+    if (review) {
+      problems.push(review);
+      invalid = true;
+    }
 
     report.status = invalid ? 'invalid' : checks.some((c) => c.status === 'fail') ? 'failed' : 'success';
     if (invalid) report.problems = problems;
@@ -137,9 +145,9 @@ async function uploadedLocalPackage(validation: Validation, s3: S3Client): Promi
   const { config, functions } = validation;
   const first = functions[0];
   if (!first) return undefined;
-  const { sha256, size } = await hashFile(first.absPath);
-  const key = packageKey(config.storage, sha256, first.file);
-  const state = await new PackageStore(s3, config.storage, config.aws).state(key, size).catch(() => 'absent' as const);
+  const digest = await hashFile(first.absPath);
+  const key = packageKey(config.storage, digest.sha256, first.file);
+  const state = await new PackageStore(s3, config.storage, config.aws).state(key, digest).catch(() => 'absent' as const);
   return state === 'present' ? key : undefined;
 }
 

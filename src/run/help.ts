@@ -54,9 +54,9 @@ const HELP: Record<OfferedCommand, CommandHelp> = {
   doctor: {
     summary: "check configuration, the ID token's claims, the IAM trust policy and everything deploy needs",
     description:
-      "Reports every problem deploy would report, decodes the ID token's claims (never verifies or prints it whole), prints the IAM trust policy that admits this job, then checks read-only: AWS credentials, the bucket, the org, environment, API and provider, and whether an anonymous request can read a package (what Gestalt needs for GESTALT_PACKAGE_ACCESS=private without a bucket policy for it).",
+      "Reports every problem deploy would report, decodes the ID token's claims (never verifies or prints it whole), prints the IAM trust policy that admits this job, then checks read-only: AWS credentials, the bucket, the org, environment, API and provider, and whether an anonymous request can read a package (what Gestalt needs for GESTALT_PACKAGE_ACCESS=private without a bucket policy for it); ends with a review of the role's trust (wildcards, forks, unprotected branches, session tags).",
     needs: ['what deploy needs (doctor says which are missing)'],
-    optional: ['the same as deploy'],
+    optional: ['the same as deploy', 'GESTALT_TRUST_POLICY (the role\'s trust policy, to review its conditions)'],
     writes: 'nothing remotely; gestalt-doctor.json',
     exit: '0 all checks passed, 1 a remote check failed, 2 configuration error',
   },

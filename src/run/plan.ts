@@ -18,7 +18,7 @@ export async function runPlan(config: Config, env: Record<string, string | undef
     report.functions = await timed(timings, 'plan', () =>
       mapLimit(functions, config.concurrency, async (fn): Promise<FunctionReport> => {
         const key = packageKey(config.storage, fn.sha256, fn.file);
-        const state = await ctx.packages.state(key, fn.size);
+        const state = await ctx.packages.state(key, fn);
         const plan = await session.plan({ fn, packageKey: key, packageUrl: await ctx.packages.url(key), previous: previous?.functions.find((f) => f.name === fn.name) });
         return { name: fn.name, file: fn.relPath, action: plan.action, endpoint: plan.endpoint, packageKey: key, sha256: fn.sha256, size: fn.size, upload: state === 'absent' ? 'would upload' : 'would skip', changed: plan.changed, ...(plan.changes?.length ? { changes: plan.changes } : {}), error: plan.refused };
       }),

@@ -4,6 +4,7 @@ import { missingCredentials } from '../credentials/index.js';
 import { ConfigError, RemoteError, RemoteFailures, errorMessages } from '../errors.js';
 import type { GestaltSession, Placement } from '../gestalt/types.js';
 import { awsErrorName, awsStatus, networkCode } from '../net/aws-errors.js';
+import { DeadlineExceeded, ResponseTooLarge } from '../net/http.js';
 import type { RecordVersion } from '../record/store.js';
 import { s3Failure, s3Unreachable } from '../storage/errors.js';
 import type { RunContext } from './context.js';
@@ -26,6 +27,8 @@ export async function checkBucket(s3: S3Client, storage: StorageSettings, aws: A
 export function bucketFailure(err: unknown, storage: StorageSettings, aws: AwsSettings): Error {
   const config = missingCredentials(err);
   if (config) return config;
+  // A timeout or an oversized answer has its own sentence (GESTALT_HTTP_TIMEOUT, the size cap).
+  if (err instanceof DeadlineExceeded || err instanceof ResponseTooLarge) return s3Failure('HeadBucket', `s3://${storage.bucket}`, err);
   const bucket = storage.bucket;
   const code = networkCode(err);
   if (code) return new RemoteError(`S3 HeadBucket s3://${bucket} failed: ${s3Unreachable(code, aws.s3Endpoint)}`, { cause: err });

@@ -49,7 +49,7 @@ export function startReport(config: Config, command: RunReport['command']): RunR
     functions: [],
     errors: [],
     ...(config.environmentUrlFunction ? { environmentUrlFunction: config.environmentUrlFunction } : {}),
-    ...(config.warnings?.length ? { warnings: config.warnings } : {}),
+    ...(config.warnings.length ? { warnings: config.warnings } : {}),
   };
 }
 

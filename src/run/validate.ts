@@ -24,16 +24,15 @@ export async function validate(command: Command, env: Record<string, string | un
   const rules = command === 'doctor' ? 'deploy' : command;
   const { config, problems } = readConfig(rules, env, cwd);
   config.command = command;
-  const warnings = unknownVariableWarnings(env);
+  const warnings = config.warnings;
+  warnings.push(...unknownVariableWarnings(env));
   // Only deploy and plan read the checkout; stop, history, rollback, promote and verify work from S3 alone.
   if (rules === 'deploy' || rules === 'plan') {
     const local = await resolveLocal(config, env);
     problems.push(...local.problems);
     warnings.push(...local.warnings);
-    config.warnings = warnings;
     return { config, functions: local.functions, problems, warnings };
   }
-  config.warnings = warnings;
   return { config, functions: [], problems, warnings };
 }
 

@@ -1,11 +1,22 @@
 import { RemoteError } from '../errors.js';
 import { awsErrorName, awsStatus, networkCode } from '../net/aws-errors.js';
+import { redactor } from '../log/redact.js';
+import { DeadlineExceeded, ResponseTooLarge } from '../net/http.js';
+
+const UPLOAD_CALLS = /^(CreateMultipartUpload|UploadPart|CompleteMultipartUpload)$/;
 
 /** One sentence for an S3 failure: the call, the object, and what to change. */
 export function s3Failure(call: string, uri: string, err: unknown): RemoteError {
+  if (err instanceof PackageChanged) return err;
   const name = awsErrorName(err);
   const status = awsStatus(err);
   let advice: string;
+  if (err instanceof DeadlineExceeded) {
+    const tries = (err.$metadata as { attempts?: number }).attempts ?? 1;
+    advice = `${err.message}${tries > 1 ? `, ${tries} tries` : ''}; check AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL) and that the runner can reach S3, or raise GESTALT_HTTP_TIMEOUT for a slow link.`;
+    return new RemoteError(`S3 ${call} ${uri} failed: ${advice}`, { cause: err });
+  }
+  if (err instanceof ResponseTooLarge) return new RemoteError(`S3 ${call} ${uri} failed: ${err.detail}; check that AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL) points at S3.`, { cause: err });
   const unreachable = networkCode(err);
   if (unreachable) return new RemoteError(`S3 ${call} ${uri} failed: ${s3Unreachable(unreachable)}`, { cause: err });
   switch (name) {
@@ -16,7 +27,7 @@ export function s3Failure(call: string, uri: string, err: unknown): RemoteError 
     case 'Forbidden':
       advice = call === 'HeadObject'
         ? 'access denied; the role needs s3:GetObject and s3:ListBucket on the bucket (without ListBucket S3 answers 403 for objects that do not exist).'
-        : `access denied; the role needs s3:${call.replace(/^(Create|Complete|Upload).*Multipart.*$/, 'PutObject')} on ${uri}.`;
+        : `access denied; the role needs s3:${call.replace(UPLOAD_CALLS, 'PutObject')} on ${uri}.`;
       break;
     case 'AccessControlListNotSupported':
       advice = 'the bucket has ACLs disabled (Object Ownership: bucket owner enforced), so GESTALT_PACKAGE_ACCESS=public cannot work; use private with a bucket policy that lets Gestalt read the packages, or presigned.';
@@ -30,10 +41,23 @@ export function s3Failure(call: string, uri: string, err: unknown): RemoteError 
     case 'AuthorizationHeaderMalformed':
       advice = 'the bucket is in another region; set AWS_REGION to the bucket\'s region.';
       break;
+    case 'BadDigest':
+    case 'InvalidDigest':
+      advice = `S3 refused the bytes (${name}): they do not match the SHA-256 the package was hashed with, so they changed after hashing or on the way; nothing was stored under this key — rerun the job.`;
+      break;
     default:
-      advice = `${name}${status ? ` (HTTP ${status})` : ''}: ${(err as Error)?.message ?? String(err)}`;
+      // S3's message is remote text: redacted while whole, then shortened.
+      advice = `${name}${status ? ` (HTTP ${status})` : ''}: ${redactor.quote((err as Error)?.message ?? String(err), 300)}`;
   }
   return new RemoteError(`S3 ${call} ${uri} failed: ${advice}`, { cause: err });
+}
+
+/** The package on disk no longer has the bytes its key was computed from; nothing was stored. */
+export class PackageChanged extends RemoteError {
+  constructor(file: string, key: string, detail: string) {
+    super(`${file} changed after it was hashed (${detail}); nothing was stored under ${key}. Something rewrote the package while the job ran: build it before gestalt-deploy starts, then rerun.`);
+    this.name = 'PackageChanged';
+  }
 }
 
 export function isNotFound(err: unknown): boolean {

@@ -1,12 +1,27 @@
-import { createReadStream } from 'node:fs';
-import { GetObjectCommand, HeadObjectCommand, PutObjectAclCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import { createHash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectAclCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type CompletedPart,
+  type HeadObjectCommandOutput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { FileDigest } from '../artifacts/files.js';
 import type { AwsSettings, StorageSettings } from '../config/types.js';
+import { mapLimit } from '../net/pool.js';
 import { s3Uri } from './client.js';
-import { isNotFound, s3Failure } from './errors.js';
+import { isNotFound, PackageChanged, s3Failure } from './errors.js';
 
-const PART_SIZE = 8 * 1024 * 1024;
+/** Parts sent at once: each is held in memory (PART_SIZE) while it is checked and sent. */
+const PARTS_IN_FLIGHT = 4;
 
 /** Content-addressed: the same bytes always land on the same key, so nothing is uploaded twice. */
 export function packageKey(storage: StorageSettings, sha256: string, file: string): string {
@@ -15,6 +30,40 @@ export function packageKey(storage: StorageSettings, sha256: string, file: strin
 
 export type PackageState = 'present' | 'absent';
 
+/** What is known of a package's bytes: from hashing it, or (sha256 and size only) from a deployment record. */
+export type KnownDigest = Pick<FileDigest, 'sha256' | 'size'> & Partial<Pick<FileDigest, 'partSha256'>>;
+
+/** A package on disk with the digest its key was computed from. */
+export type LocalPackage = FileDigest & { absPath: string; relPath: string };
+
+const base64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
+const sha256Hex = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+/** S3's checksum of a multipart object: the SHA-256 of the parts' SHA-256 digests, followed by -<parts>. */
+export function compositeChecksum(partSha256: string[]): string {
+  return `${createHash('sha256').update(Buffer.concat(partSha256.map((h) => Buffer.from(h, 'hex')))).digest('base64')}-${partSha256.length}`;
+}
+
+/**
+ * Whether a stored object holds the bytes of `digest`. The stored SHA-256 checksum decides: S3 computed it from
+ * the bytes it received. An object with another checksum came from an upload that did not send ours (an older
+ * runner, another tool): its metadata is only a claim, so it is uploaded again. A store that keeps no checksums
+ * at all leaves only the metadata to go by.
+ */
+export function holdsBytes(head: Pick<HeadObjectCommandOutput, 'ContentLength' | 'ChecksumSHA256' | 'ChecksumCRC32' | 'ChecksumCRC32C' | 'ChecksumSHA1' | 'ChecksumCRC64NVME' | 'Metadata'>, digest: KnownDigest): boolean {
+  if (head.ContentLength !== digest.size) return false;
+  const stored = head.ChecksumSHA256;
+  if (stored) {
+    if (stored === base64(digest.sha256)) return true;
+    if (!digest.partSha256 || digest.partSha256.length < 2) return false;
+    // Some stores (moto) leave out the -<parts> suffix.
+    const composite = compositeChecksum(digest.partSha256);
+    return stored === composite || stored === composite.replace(/-\d+$/, '');
+  }
+  if (head.ChecksumCRC32 || head.ChecksumCRC32C || head.ChecksumSHA1 || head.ChecksumCRC64NVME) return false;
+  return head.Metadata?.sha256 === digest.sha256;
+}
+
 export class PackageStore {
   constructor(
     private readonly s3: S3Client,
@@ -22,11 +71,11 @@ export class PackageStore {
     private readonly aws: AwsSettings,
   ) {}
 
-  async state(key: string, size: number): Promise<PackageState> {
+  async state(key: string, digest: KnownDigest): Promise<PackageState> {
     try {
-      const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.storage.bucket, Key: key }));
-      // A size mismatch means an interrupted or foreign write under our key: upload again.
-      return head.ContentLength === size ? 'present' : 'absent';
+      const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.storage.bucket, Key: key, ChecksumMode: 'ENABLED' }));
+      // Other bytes under our key (an interrupted, foreign or unverified write): upload again.
+      return holdsBytes(head, digest) ? 'present' : 'absent';
     } catch (err) {
       if (isNotFound(err)) return 'absent';
       throw s3Failure('HeadObject', s3Uri(this.storage.bucket, key), err);
@@ -54,31 +103,72 @@ export class PackageStore {
     return undefined;
   }
 
-  /** Streams the file; lib-storage switches to multipart above one part, never buffering the whole file. */
-  async upload(key: string, path: string, sha256: string, onProgress?: (loaded: number) => void): Promise<void> {
-    const upload = new Upload({
-      client: this.s3,
-      partSize: PART_SIZE,
-      queueSize: 4,
-      leavePartsOnError: false,
-      params: {
-        Bucket: this.storage.bucket,
-        Key: key,
-        Body: createReadStream(path),
-        ContentType: key.endsWith('.zip') ? 'application/zip' : 'application/octet-stream',
-        Metadata: { sha256 },
-        ACL: this.storage.access === 'public' ? 'public-read' : undefined,
-      },
-    });
-    if (onProgress) upload.on('httpUploadProgress', (p) => onProgress(p.loaded ?? 0));
+  /**
+   * Uploads exactly the bytes that were hashed, or nothing. Each piece is read, checked against its hash from
+   * hashing time, and sent with that SHA-256 as its S3 checksum, so S3 refuses bytes that differ, and a file
+   * rewritten since hashing fails here before S3 sees it. Pieces are held in memory one PART_SIZE at a time.
+   * `onProgress` hears the bytes stored so far after each part of a multipart upload.
+   */
+  async upload(key: string, pkg: LocalPackage, onProgress?: (loaded: number) => void): Promise<void> {
+    const file = await open(pkg.absPath);
     try {
-      await upload.done();
+      if (pkg.partSha256.length <= 1) await this.putWhole(key, pkg, file);
+      else await this.putParts(key, pkg, file, onProgress);
+    } finally {
+      await file.close();
+    }
+  }
+
+  private objectParams(key: string, pkg: LocalPackage) {
+    return {
+      Bucket: this.storage.bucket,
+      Key: key,
+      ContentType: key.endsWith('.zip') ? 'application/zip' : 'application/octet-stream',
+      Metadata: { sha256: pkg.sha256 },
+      ACL: this.storage.access === 'public' ? ('public-read' as const) : undefined,
+    };
+  }
+
+  private async putWhole(key: string, pkg: LocalPackage, file: FileHandle): Promise<void> {
+    const body = await readChecked(file, pkg, key, 0);
+    try {
+      await this.s3.send(new PutObjectCommand({ ...this.objectParams(key, pkg), Body: body, ContentLength: body.length, ChecksumAlgorithm: 'SHA256', ChecksumSHA256: base64(pkg.sha256) }));
     } catch (err) {
       throw s3Failure('PutObject', s3Uri(this.storage.bucket, key), err);
     }
   }
 
-  /** An object uploaded earlier under another access mode still needs the public ACL. */
+  private async putParts(key: string, pkg: LocalPackage, file: FileHandle, onProgress?: (loaded: number) => void): Promise<void> {
+    const uri = s3Uri(this.storage.bucket, key);
+    let uploadId: string | undefined;
+    try {
+      uploadId = (await this.s3.send(new CreateMultipartUploadCommand({ ...this.objectParams(key, pkg), ChecksumAlgorithm: 'SHA256' }))).UploadId;
+    } catch (err) {
+      throw s3Failure('CreateMultipartUpload', uri, err);
+    }
+    let call = 'UploadPart';
+    let loaded = 0;
+    try {
+      const parts = await mapLimit(pkg.partSha256, PARTS_IN_FLIGHT, async (partHex, index): Promise<CompletedPart> => {
+        const body = await readChecked(file, pkg, key, index);
+        const ChecksumSHA256 = base64(partHex);
+        const out = await this.s3.send(
+          new UploadPartCommand({ Bucket: this.storage.bucket, Key: key, UploadId: uploadId, PartNumber: index + 1, Body: body, ContentLength: body.length, ChecksumAlgorithm: 'SHA256', ChecksumSHA256 }),
+        );
+        loaded += body.length;
+        onProgress?.(loaded);
+        return { PartNumber: index + 1, ETag: out.ETag, ChecksumSHA256 };
+      });
+      call = 'CompleteMultipartUpload';
+      await this.s3.send(new CompleteMultipartUploadCommand({ Bucket: this.storage.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+    } catch (err) {
+      // Leave no parts behind; an abort that fails too changes nothing about what the user must hear.
+      await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.storage.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+      throw s3Failure(call, uri, err);
+    }
+  }
+
+/** An object uploaded earlier under another access mode still needs the public ACL. */
   async makePublic(key: string): Promise<void> {
     try {
       await this.s3.send(new PutObjectAclCommand({ Bucket: this.storage.bucket, Key: key, ACL: 'public-read' }));
@@ -113,4 +203,24 @@ export function objectUrl(aws: AwsSettings, storage: StorageSettings, key: strin
   const host = aws.region === 'us-east-1' ? `s3.${suffix}` : `s3.${aws.region}.${suffix}`;
   if (storage.forcePathStyle || dotted) return `https://${host}/${storage.bucket}/${path}`;
   return `https://${storage.bucket}.${host}/${path}`;
+}
+
+/** Piece `index` of the package as it is on disk now, or PackageChanged when it differs from hashing time. */
+async function readChecked(file: FileHandle, pkg: LocalPackage, key: string, index: number): Promise<Buffer> {
+  const offset = index * pkg.partSize;
+  const length = Math.min(pkg.partSize, pkg.size - offset);
+  const buffer = Buffer.alloc(length);
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await file.read(buffer, filled, length - filled, offset + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  const expected = pkg.partSha256[index] as string;
+  if (filled < length) throw new PackageChanged(pkg.relPath, key, `it is shorter than the ${pkg.size} bytes hashed`);
+  if (sha256Hex(buffer) !== expected) {
+    const where = pkg.partSha256.length > 1 ? `part ${index + 1} of ${pkg.partSha256.length} no longer has` : 'its bytes no longer have';
+    throw new PackageChanged(pkg.relPath, key, `${where} sha256 ${expected.slice(0, 12)}…`);
+  }
+  return buffer;
 }

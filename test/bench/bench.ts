@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { startMetaEmulator } from '../support/meta-emulator.js';
 import { startGatewayFake } from '../support/gateway-fake.js';
+import { startFaultServer } from '../support/fault-server.js';
 import { startS3 } from '../support/s3-server.js';
 import { jobEnv, makeProject, runCli, type CliResult } from '../support/run-cli.js';
 
@@ -30,7 +31,7 @@ function record(scenario: string, ms: number, detail: string, budget: string, ok
 }
 
 /** Runs the CLI and samples its peak resident memory from /proc while it runs. */
-async function timedRun(args: string[], env: Record<string, string | undefined>, cwd: string): Promise<{ r: CliResult; ms: number; peakRssMb: number }> {
+async function timedRun(args: string[], env: Record<string, string | undefined>, cwd: string, expectCode = 0): Promise<{ r: CliResult; ms: number; peakRssMb: number }> {
   let peak = 0;
   const started = performance.now();
   const watcher = setInterval(async () => {
@@ -43,7 +44,7 @@ async function timedRun(args: string[], env: Record<string, string | undefined>,
   const r = await runCli(args, { env, cwd, script });
   const ms = performance.now() - started;
   clearInterval(watcher);
-  if (r.code !== 0) throw new Error(`${args.join(' ')} failed (${r.code}):\n${r.output}`);
+  if (r.code !== expectCode) throw new Error(`${args.join(' ')} exited ${r.code}, expected ${expectCode}:\n${r.output}`);
   return { r, ms, peakRssMb: Math.round(peak) };
 }
 
@@ -121,7 +122,31 @@ async function main(): Promise<void> {
     const extra = bigRun.peakRssMb - gwRun.peakRssMb;
     record('upload: one 128 MiB package', bigRun.ms, `${mbps.toFixed(0)} MiB/s to the local S3, peak RSS ${bigRun.peakRssMb} MB (${extra} MB above 20 small packages)`, 'peak RSS ≤ small-package run + 96 MB', gwRun.peakRssMb > 0 && extra <= 96, { uploadMs: bigRun.r.files.json.timingsMs.upload, peakRssMb: bigRun.peakRssMb, extraRssMb: extra });
 
-    // 5. Baseline: the original approach, `aws s3 cp` + `curl` per file, one after another (informational).
+    // 5. A 300 MiB answer from each kind of service: the runner reads at most the 16 MiB cap and fails (exit 1),
+    // so memory stays flat whoever misbehaves. Both body paths: fetch for Gestalt, the SDK handler for S3 and STS.
+    const HUGE = 300 * 1024 * 1024;
+    const hugeDir = await packages(1);
+    await s3.createBucket('bench-huge');
+    const targets: [string, (url: string) => Record<string, string | undefined>, string][] = [
+      ['Gestalt Meta', (url) => ({ GESTALT_META_URL: url, GESTALT_ORG: 'root', GESTALT_LAMBDA_PROVIDER_ID: providerId, GF_API_KEY: 'key', GF_API_SECRET: 'bench-secret' }), 'application/json'],
+      ['gateway (CI_URL)', (url) => ({ CI_URL: url }), 'text/plain'],
+      ['S3', (url) => ({ CI_URL: gw.url, AWS_ENDPOINT_URL_S3: url }), 'application/json'],
+      ['STS', (url) => ({ CI_URL: gw.url, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/bench', GESTALT_ID_TOKEN: 'a.b.c', AWS_ENDPOINT_URL_STS: url }), 'text/xml'],
+    ];
+    for (const [service, env, contentType] of targets) {
+      const fault = await startFaultServer('huge', { hugeBytes: HUGE, contentType });
+      try {
+        const run = await timedRun(['deploy'], { ...base('bench-huge', hugeDir), ...env(fault.url) }, hugeDir, 1);
+        const over = run.peakRssMb - gwRun.peakRssMb;
+        const said = /is larger than 16 MiB/.test(run.r.output);
+        const vs = `${over >= 0 ? '+' : '−'}${Math.abs(over)} MB vs 20 small packages; read whole it would be ≥ +300 MB`;
+        record(`${service}: a 300 MiB answer`, run.ms, `peak RSS ${run.peakRssMb} MB (${vs}); ${Math.round(fault.bytesSent / 1024 / 1024)} MiB sent before the runner hung up; ${said ? 'said so' : 'DID NOT say why'}`, 'exit 1 naming the 16 MiB cap, peak RSS ≤ small-package run + 64 MB', said && gwRun.peakRssMb > 0 && over <= 64, { peakRssMb: run.peakRssMb, extraRssMb: over, bytesSent: fault.bytesSent });
+      } finally {
+        await fault.close();
+      }
+    }
+
+    // 6. Baseline: the original approach, `aws s3 cp` + `curl` per file, one after another (informational).
     const baseline = await originalScript(gdir, gw.url, s3.endpoint);
     if (baseline !== undefined) record('baseline: original bash (aws s3 cp + curl per file)', baseline, `${FUNCTIONS} files, one after another; gestalt-deploy took ${Math.round(gwRun.ms)} ms`, 'informational', true, { ms: Math.round(baseline) });
   } finally {

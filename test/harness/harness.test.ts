@@ -287,6 +287,26 @@ describe('assertNoSecrets', () => {
     expect(() => assertNoSecrets([`?sig=${encodeURIComponent(secret)}`], [secret])).toThrow(/URL-encoded/);
   });
 
+  it('catches any 8-character piece of a secret, raw or URL-encoded, and masks it in the message', () => {
+    const cut = `token: ${secret.slice(0, 8)}`;
+    expect(() => assertNoSecrets([cut], [secret])).toThrow(/secret #0 \(wJal…, 40 chars\): 8 characters of it appears/);
+    const middle = `…${secret.slice(10, 24)}…`;
+    expect(() => assertNoSecrets([middle], [secret])).toThrow(/14 characters of it/);
+    const encodedPiece = encodeURIComponent(secret).slice(12, 24);
+    expect(secret).not.toContain(encodedPiece);
+    expect(() => assertNoSecrets([`x=${encodedPiece}`], [secret])).toThrow(/characters of it \(URL-encoded\)/);
+    let message = '';
+    try {
+      assertNoSecrets([`${cut} and ${middle}`], [secret]);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).not.toContain(secret.slice(0, 8));
+    expect(message).not.toContain(secret.slice(10, 18));
+    // Seven characters are not a leak by this rule (a shorter run occurs by chance in ordinary text).
+    expect(() => assertNoSecrets([secret.slice(0, 7)], [secret])).not.toThrow();
+  });
+
   it('passes clean output and ignores empty or short secrets', () => {
     expect(() => assertNoSecrets(['abc test', undefined], [undefined, '', 'test', 'abc'])).not.toThrow();
     expect(() => assertNoSecrets(['nothing here'], [secret])).not.toThrow();

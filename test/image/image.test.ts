@@ -26,6 +26,10 @@ interface ImageReport {
     added: { compressed: number; uncompressed: number; layers: number };
   };
   plan: string;
+  /** `gestalt-deploy stop` under GESTALT_DEBUG with a directory where its report file goes. */
+  debugStack: string;
+  /** /usr/local/lib/gestalt-deploy/THIRD-PARTY-NOTICES.txt from the image. */
+  notices: string;
   timingsMs: Record<string, number>;
 }
 
@@ -72,6 +76,11 @@ describe.skipIf(skipReason !== '')(`runner image${skipReason ? ` (skipped: ${ski
       expect(report.config.labels['org.opencontainers.image.source']).toMatch(/^https:\/\//);
 
       expect(report.plan).toMatch(/upload/i);
+      // The source map beside the bundle works on the image's Node; the notices beside it are the build's.
+      expect(report.debugStack).toMatch(/ERROR: unexpected failure: EISDIR/);
+      expect(report.debugStack).toMatch(/\/usr\/local\/lib\/src\/reports\/write\.ts:\d+:\d+/);
+      expect(report.notices).toMatch(/^ {2}@aws-sdk\/client-s3@\S+ \(Apache-2\.0\)$/m);
+      expect(report.notices).toMatch(/^ {2}yaml@\S+ \(ISC\)$/m);
 
       expect(report.sizes.added.layers).toBeGreaterThanOrEqual(1);
       expect(report.sizes.added.uncompressed).toBeLessThan(PROJECT_LAYER_LIMIT);

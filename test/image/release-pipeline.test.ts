@@ -181,7 +181,7 @@ describe.skipIf(skipReason !== '')(`release pipeline on a semver tag${skipReason
           'release',
           '--needs',
           ...[
-            `CI_COMMIT_TAG=v${pkg.version}`,
+            `CI_COMMIT_TAG=${pkg.version}`,
             `CI_REGISTRY=${registry.host}`,
             `CI_REGISTRY_IMAGE=${registryImage}`,
             'CI_REGISTRY_USER=gitlab-ci-token',

@@ -18,7 +18,12 @@ import type { GclResult } from '../support/stack-pipeline.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-const EXAMPLES = ['review-environments', 'production', 'merge-request-plan', 'cross-account', 'function-groups', 'gateway-migration'];
+const EXAMPLES = ['review-environments', 'production', 'merge-request-plan', 'cross-account', 'function-groups', 'gateway-migration', 'component'];
+/**
+ * Examples that include the CI/CD component: gitlab-ci-local fetches a component of another project with git from
+ * the project's own host, so makeExampleRepo seeds its include cache and these run without --fetch-includes.
+ */
+const COMPONENT_EXAMPLES = new Set(['component']);
 
 let stack: LocalStack;
 let bin: string;
@@ -66,7 +71,7 @@ async function exampleProject(name: string, opts: { branch?: string; files: Reco
       const body = await stack.s3.getObject(stack.bucket, `acme/${name}/deployments/${environment}.json`);
       return body ? JSON.parse(body.toString('utf8')) : undefined;
     },
-    run: (args, variables = {}) => gcl(dir, args, { bin, variables }),
+    run: (args, variables = {}) => gcl(dir, args, { bin, variables, fetchIncludes: !COMPONENT_EXAMPLES.has(name) }),
     removeCheckoutOutputs: () => removeCheckoutOutputs(dir),
   };
 }
@@ -277,6 +282,37 @@ describe('examples run green in gitlab-ci-local, and their stop jobs leave nothi
 
     const all = await p.run(['stop_functions'], { GESTALT_ID_TOKEN: token });
     expectJobs(all, ['stop_functions: [api]', 'stop_functions: [workers]']);
+    expect(p.metaLambdas()).toEqual([]);
+    expect(p.metaEndpoints()).toEqual([]);
+    expect(await p.s3Keys('deployments/')).toEqual([]);
+  });
+
+  it('component: the component included by version deploys a review environment with its inputs; stop removes it', async () => {
+    const p = await exampleProject('component', { branch: 'feature/catalog', files: sources });
+    const token = await stack.idToken({ projectPath: 'acme/component', ref: 'feature/catalog' });
+
+    const preview = await p.run(['--preview']);
+    expect(preview.code, preview.output).toBe(0);
+    const merged = parse(preview.stdout.slice(preview.stdout.indexOf('---\n')));
+    expect(merged.deploy_review.environment).toMatchObject({ name: 'review/$CI_COMMIT_REF_SLUG', auto_stop_in: '1 week', url: '$GESTALT_ENVIRONMENT_URL' });
+    expect(merged.deploy_production.environment).toMatchObject({ deployment_tier: 'production', auto_stop_in: 'never' });
+    expect(merged.stop_review.resource_group).toBe('lambdas/$CI_ENVIRONMENT_NAME');
+
+    const hitsBefore = stack.endpoints.hits.length;
+    const pipeline = await p.run([], { GESTALT_ID_TOKEN: token });
+    expectJobs(pipeline, ['build', 'deploy_review', 'verify_review'], ['stop_review', 'deploy_production']);
+    expect(p.metaLambdas().map((l) => l.name).sort()).toEqual(['component/feature-catalog/goodbye.zip', 'component/feature-catalog/hello.zip']);
+    // verify_review called both endpoints and says so in its report.
+    expect(stack.endpoints.hits.length - hitsBefore).toBeGreaterThanOrEqual(2);
+    const verified = await readJson(join(p.dir, 'gestalt-verify.json'));
+    expect(verified.checks.map((c: Json) => [c.name, c.ok]).sort()).toEqual([['component/feature-catalog/goodbye.zip', true], ['component/feature-catalog/hello.zip', true]]);
+    expect(p.metaEndpoints()).toHaveLength(2);
+    expect((await p.record('review/feature-catalog')).functions).toHaveLength(2);
+    expect(await dotenvUrl(p.dir, 'deploy_review')).toMatch(new RegExp(`^${stack.endpoints.url}/lambdas/`));
+
+    await p.removeCheckoutOutputs();
+    const stop = await p.run(['stop_review'], { GESTALT_ID_TOKEN: token });
+    expectJobs(stop, ['stop_review']);
     expect(p.metaLambdas()).toEqual([]);
     expect(p.metaEndpoints()).toEqual([]);
     expect(await p.s3Keys('deployments/')).toEqual([]);

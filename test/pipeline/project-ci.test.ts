@@ -69,12 +69,12 @@ describe('pipeline shape (gitlab-ci-local --list)', () => {
       .filter(Boolean);
   };
 
-  it('a branch pipeline checks, bundles, builds the image and checks the template; it releases nothing', async () => {
-    expect(await list()).toEqual(['lint', 'typecheck', 'test', 'bundle', 'image-build', 'template-check']);
+  it('a branch pipeline checks, bundles, builds the image, checks the template and self-tests the component; it releases nothing', async () => {
+    expect(await list()).toEqual(['lint', 'typecheck', 'test', 'bundle', 'image-build', 'template-check', 'component-self-test']);
   });
 
   it('a semver tag pipeline adds the image version tags, the pinned template and the release', async () => {
-    for (const tag of ['v1.2.3', '1.2.3', 'v2.0.0-rc.1']) {
+    for (const tag of ['1.2.3', '2.0.0-rc.1']) {
       expect(await list(`CI_COMMIT_TAG=${tag}`), tag).toEqual([
         'lint',
         'typecheck',
@@ -82,6 +82,7 @@ describe('pipeline shape (gitlab-ci-local --list)', () => {
         'bundle',
         'image-build',
         'template-check',
+        'component-self-test',
         'image-release',
         'template-release',
         'release',
@@ -89,8 +90,14 @@ describe('pipeline shape (gitlab-ci-local --list)', () => {
     }
   });
 
-  it('a tag that is not a semver version releases nothing', async () => {
-    expect(await list('CI_COMMIT_TAG=nightly')).not.toContain('release');
+  it('a tag that is not a bare semver version releases nothing (the CI/CD Catalog refuses v1.2.3)', async () => {
+    for (const tag of ['nightly', 'v1.2.3']) expect(await list(`CI_COMMIT_TAG=${tag}`), tag).not.toContain('release');
+  });
+
+  it('the self-test jobs exist only where scripts/self-test.mjs runs them', async () => {
+    const jobs = await list('PIPELINE_SELF_TEST=local');
+    for (const job of ['self-test-deploy', 'self-test-verify', 'self-test-stop']) expect(jobs, job).toContain(job);
+    expect(await list()).not.toContain('self-test-deploy');
   });
 });
 
@@ -177,6 +184,37 @@ describe('jobs run by gitlab-ci-local (shell executor, clean checkout per job)',
     JOB_TIMEOUT,
   );
 
+  it('includes the CI/CD component from the same commit, and its self-test jobs get the component\'s keys', async () => {
+    const ci = parseCiYaml(readFileSync(resolve(ROOT, '.gitlab-ci.yml'), 'utf8')) as CiConfig & { include?: unknown };
+    expect(ci.include).toEqual([expect.objectContaining({ component: '$CI_SERVER_FQDN/$CI_PROJECT_PATH/deploy@$CI_COMMIT_SHA' })]);
+    await cleanCheckout(repo);
+    const preview = await runGitlabCiLocal(repo, ['--preview', '--variable', 'PIPELINE_SELF_TEST=local']);
+    expect(preview.code, preview.output.slice(-4000)).toBe(0);
+    const merged = parseCiYaml(preview.stdout) as Record<string, Record<string, unknown>>;
+    const deploy = merged['self-test-deploy'] ?? {};
+    expect(deploy.id_tokens).toEqual({ GESTALT_ID_TOKEN: { aud: '$CI_SERVER_URL' } });
+    expect(deploy.script).toEqual(['gestalt-deploy deploy']);
+    expect(deploy.resource_group).toBe('gestalt-deploy-self-test/$CI_ENVIRONMENT_NAME');
+    expect(deploy.environment).toMatchObject({ name: 'self-test/$CI_COMMIT_REF_SLUG', deployment_tier: 'testing', auto_stop_in: '1 day', on_stop: 'self-test-stop' });
+    expect(merged['self-test-verify']?.script).toEqual(['gestalt-deploy verify']);
+    expect(merged['self-test-verify']?.environment).toMatchObject({ name: 'self-test/$CI_COMMIT_REF_SLUG', action: 'verify' });
+    expect(merged['self-test-stop']?.script).toEqual(['gestalt-deploy stop']);
+    expect(merged['self-test-stop']?.environment).toMatchObject({ name: 'self-test/$CI_COMMIT_REF_SLUG', action: 'stop' });
+  });
+
+  it(
+    'component-self-test: the component of this commit deploys, verifies and stops against the local stand-ins',
+    async () => {
+      await cleanCheckout(repo);
+      const r = await runGitlabCiLocal(repo, ['component-self-test']);
+      expect(r.code, r.output.slice(-6000)).toBe(0);
+      expect(r.output).toMatch(/PASS\s+component-self-test/);
+      expect(r.output).toMatch(/\[self-test\] self-test-deploy ✔ gestalt-deploy\/self-test\/hello\.js; self-test-verify ✔ GET \/lambdas\/gestalt-deploy\/self-test\/hello\.js/);
+      expect(r.output).toMatch(/\[self-test\] self-test-stop ✔ nothing left in Gestalt or in the deployment records/);
+    },
+    JOB_TIMEOUT,
+  );
+
   it(
     'lint and typecheck pass',
     async () => {
@@ -212,7 +250,7 @@ describe('jobs run by gitlab-ci-local (shell executor, clean checkout per job)',
       'template-release writes and uploads the template with the image pinned by version and digest, and notes its integrity',
       async () => {
         await cleanCheckout(repo);
-        const r = await runGitlabCiLocal(repo, ['template-release', ...releaseVariables(`v${pkg.version}`)]);
+        const r = await runGitlabCiLocal(repo, ['template-release', ...releaseVariables(pkg.version)]);
         expect(r.code, r.output.slice(-4000)).toBe(0);
         expect(r.output).toMatch(/PASS\s+template-release/);
 
@@ -233,15 +271,37 @@ describe('jobs run by gitlab-ci-local (shell executor, clean checkout per job)',
         expect(notes).toContain(`integrity: ${integrity}`);
         expect(notes).toContain(`remote: ${registry.url}${path}`);
         expect(notes).toContain(`${REGISTRY_IMAGE}:${pkg.version}@${DIGEST}`);
+        // The component of the release, and the image input that pins it by digest as well.
+        expect(notes).toContain(`- component: gitlab.example.com/gestalt-deploy/gestalt-deploy/deploy@${pkg.version}\n`);
+        expect(notes).toContain(`image: ${REGISTRY_IMAGE}:${pkg.version}@${DIGEST}\n`);
 
         const env = await readFile(join(repo.dir, 'template-release.env'), 'utf8');
         expect(env).toContain(`TEMPLATE_INTEGRITY=${integrity}\n`);
         expect(env).toContain(`VERSION=${pkg.version}\n`);
+        expect(env).toContain(`COMPONENT=gitlab.example.com/gestalt-deploy/gestalt-deploy/deploy@${pkg.version}\n`);
 
         // release (the job with the release: keyword) runs on what template-release left.
-        const rel = await runGitlabCiLocal(repo, ['release', ...releaseVariables(`v${pkg.version}`)]);
+        const rel = await runGitlabCiLocal(repo, ['release', ...releaseVariables(pkg.version)]);
         expect(rel.code, rel.output.slice(-4000)).toBe(0);
         expect(rel.output).toMatch(/PASS\s+release/);
+      },
+      JOB_TIMEOUT,
+    );
+
+    it(
+      'template-release refuses a component that is stale or does not run the release\'s image',
+      async () => {
+        await cleanCheckout(repo);
+        const component = join(repo.dir, 'templates/deploy.yml');
+        const text = await readFile(component, 'utf8');
+        await writeFile(component, text.replace(`gestalt-deploy:${pkg.version}\n`, 'gestalt-deploy:0.0.1\n'));
+        const before = registry.uploads.length;
+        const r = await runGitlabCiLocal(repo, ['template-release', ...releaseVariables(pkg.version)]);
+        expect(r.code).not.toBe(0);
+        expect(r.output).toMatch(/FAIL\s+template-release/);
+        expect(r.output).toContain('templates/deploy.yml differs from what templates/deploy.gitlab-ci.yml gives');
+        expect(registry.uploads.length).toBe(before);
+        await cleanCheckout(repo);
       },
       JOB_TIMEOUT,
     );
@@ -251,7 +311,7 @@ describe('jobs run by gitlab-ci-local (shell executor, clean checkout per job)',
       async () => {
         await cleanCheckout(repo);
         const before = registry.uploads.length;
-        const r = await runGitlabCiLocal(repo, ['template-release', ...releaseVariables('v99.0.0')]);
+        const r = await runGitlabCiLocal(repo, ['template-release', ...releaseVariables('99.0.0')]);
         expect(r.code).not.toBe(0);
         expect(r.output).toMatch(/FAIL\s+template-release/);
         expect(r.output).toContain("does not match package.json's version");

@@ -153,37 +153,79 @@ export async function makeProject(files: Record<string, string | Buffer>): Promi
 }
 
 const MIN_SECRET_LENGTH = 6;
+/** Any run of this many characters of a secret counts as a leak: a prefix printed by a cut is still a leak. */
+export const SECRET_FRAGMENT = 8;
+
+interface Piece {
+  index: number;
+  encoded: boolean;
+}
 
 /**
- * Throws when any secret occurs in any haystack, raw or URL-encoded. The message names the secret by index and
- * first 4 characters and shows the place with every secret masked: a failing test must not leak it further.
+ * Throws when any secret occurs in any haystack: whole, or any SECRET_FRAGMENT-character piece of it, raw or
+ * URL-encoded. The message names the secret by index and first 4 characters and shows the place with every
+ * secret piece masked: a failing test must not leak it further.
  */
 export function assertNoSecrets(haystacks: (string | undefined)[], secrets: (string | undefined)[]): void {
   const checked = secrets
     .map((s, index) => ({ s, index }))
     .filter((x): x is { s: string; index: number } => typeof x.s === 'string' && x.s.length >= MIN_SECRET_LENGTH);
-  const forms = (s: string) => [...new Set([s, encodeURIComponent(s)])];
-  const mask = (text: string) => {
-    let out = text;
-    // Longest first, so a secret containing another is masked whole.
-    for (const { s, index } of [...checked].sort((a, b) => b.s.length - a.s.length)) {
-      for (const f of forms(s)) out = out.split(f).join(`[secret #${index}]`);
+  // Every SECRET_FRAGMENT-character window of every form; secrets shorter than that are looked for whole.
+  const windows = new Map<string, Piece>();
+  const short: { form: string; piece: Piece }[] = [];
+  for (const { s, index } of checked) {
+    for (const form of new Set([s, encodeURIComponent(s)])) {
+      const piece = { index, encoded: form !== s };
+      if (form.length < SECRET_FRAGMENT) short.push({ form, piece });
+      else for (let i = 0; i + SECRET_FRAGMENT <= form.length; i++) if (!windows.has(form.slice(i, i + SECRET_FRAGMENT))) windows.set(form.slice(i, i + SECRET_FRAGMENT), piece);
     }
-    return out;
+  }
+
+  /** Stretches of `hay` made of secret pieces: [start, end, piece]. */
+  const stretches = (hay: string): [number, number, Piece][] => {
+    const found: [number, number, Piece][] = [];
+    for (let i = 0; i + SECRET_FRAGMENT <= hay.length; i++) {
+      const piece = windows.get(hay.slice(i, i + SECRET_FRAGMENT));
+      if (!piece) continue;
+      const last = found[found.length - 1];
+      if (last && last[2].index === piece.index && i <= last[1]) {
+        last[1] = i + SECRET_FRAGMENT;
+        // A stretch with any window only the URL-encoded form has is that form.
+        if (piece.encoded) last[2] = piece;
+      } else found.push([i, i + SECRET_FRAGMENT, piece]);
+    }
+    for (const { form, piece } of short) {
+      for (let at = hay.indexOf(form); at >= 0; at = hay.indexOf(form, at + 1)) found.push([at, at + form.length, piece]);
+    }
+    return found.sort((a, b) => a[0] - b[0]);
+  };
+  const mask = (hay: string, found: [number, number, Piece][]) => {
+    let out = '';
+    let at = 0;
+    for (const [start, end, piece] of found) {
+      if (end <= at) continue;
+      out += `${hay.slice(at, Math.max(at, start))}[secret #${piece.index}]`;
+      at = end;
+    }
+    return out + hay.slice(at);
   };
 
-  const found: string[] = [];
+  const leaks: string[] = [];
   haystacks.forEach((hay, h) => {
     if (!hay) return;
-    for (const { s, index } of checked) {
-      const form = forms(s).find((f) => hay.includes(f));
-      if (form === undefined) continue;
-      const encoded = form === s ? '' : ' (URL-encoded)';
-      const masked = mask(hay);
-      const at = masked.indexOf(`[secret #${index}]`);
-      const context = masked.slice(Math.max(0, at - 60), at + 80).replace(/\s+/g, ' ');
-      found.push(`secret #${index} (${s.slice(0, 4)}…, ${s.length} chars)${encoded} appears in haystack #${h}: …${context}…`);
+    const found = stretches(hay);
+    const reported = new Set<number>();
+    for (const [start, end, piece] of found) {
+      if (reported.has(piece.index)) continue;
+      reported.add(piece.index);
+      const secret = checked.find((c) => c.index === piece.index)?.s ?? '';
+      const whole = end - start >= (piece.encoded ? encodeURIComponent(secret) : secret).length;
+      const what = whole ? 'the whole secret' : `${end - start} characters of it`;
+      const masked = mask(hay, found);
+      const place = masked.indexOf(`[secret #${piece.index}]`);
+      const context = masked.slice(Math.max(0, place - 60), place + 80).replace(/\s+/g, ' ');
+      leaks.push(`secret #${piece.index} (${secret.slice(0, 4)}…, ${secret.length} chars): ${what}${piece.encoded ? ' (URL-encoded)' : ''} appears in haystack #${h}: …${context}…`);
     }
   });
-  if (found.length > 0) throw new Error(`secret leaked:\n  ${found.join('\n  ')}`);
+  if (leaks.length > 0) throw new Error(`secret leaked:\n  ${leaks.join('\n  ')}`);
 }

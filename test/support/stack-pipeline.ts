@@ -51,17 +51,27 @@ export interface ExampleRepoOptions {
   branch?: string;
 }
 
-/** A project whose .gitlab-ci.yml is the example, unchanged but for the include URL. */
+/** The component include the component examples name: this repository's templates/deploy.yml at a release. */
+export const PUBLISHED_COMPONENT = /component: \$CI_SERVER_FQDN\/gestalt-deploy\/gestalt-deploy\/deploy@(\S+)/g;
+
+/**
+ * A project whose .gitlab-ci.yml is the example, unchanged but for the include URL; an example that includes the
+ * component keeps its include and gets the component seeded in gitlab-ci-local's cache (run it with fetchIncludes: false).
+ */
 export async function makeExampleRepo(opts: ExampleRepoOptions): Promise<string> {
   const original = await readFile(join(REPO_ROOT, 'examples', opts.example, '.gitlab-ci.yml'), 'utf8');
   const includes = original.match(PUBLISHED_TEMPLATE_URL) ?? [];
-  if (includes.length !== 1) throw new Error(`examples/${opts.example}/.gitlab-ci.yml includes the published template ${includes.length} times; expected once`);
+  const components = [...original.matchAll(PUBLISHED_COMPONENT)];
+  if (includes.length + components.length !== 1) {
+    throw new Error(`examples/${opts.example}/.gitlab-ci.yml includes the published template or component ${includes.length + components.length} times; expected once`);
+  }
   const dir = await makeRepo({
     files: { '.gitlab-ci.yml': original.replace(PUBLISHED_TEMPLATE_URL, opts.templateUrl), 'build.sh': BUILD_SH, ...opts.files },
     projectPath: opts.projectPath ?? `acme/${opts.example}`,
     ...(opts.branch ? { branch: opts.branch } : {}),
   });
   await setProjectVariables(dir, opts.variables);
+  if (components[0]) await seedComponent(dir, components[0][1] as string);
   return dir;
 }
 
@@ -122,6 +132,22 @@ export async function commitAll(dir: string, message: string): Promise<void> {
   await git(dir, 'commit', '-q', '-m', message);
 }
 
+/** Where a released component lives: the project that publishes it, and the component's name (templates/<name>.yml). */
+export const COMPONENT_PROJECT = 'gestalt-deploy/gestalt-deploy';
+export const COMPONENT_NAME = 'deploy';
+
+/**
+ * Puts the component (templates/deploy.yml of this repository, or `text`) into gitlab-ci-local's include cache of
+ * `dir` as version `ref` of COMPONENT_PROJECT, where `include: component: <host>/<project>/deploy@<ref>` finds it when
+ * gitlab-ci-local runs without --fetch-includes (GclOptions.fetchIncludes: false).
+ */
+export async function seedComponent(dir: string, ref: string, text?: string, host = 'gitlab.example.com'): Promise<string> {
+  const file = join(dir, '.gitlab-ci-local/includes', host, COMPONENT_PROJECT, ref, `templates/${COMPONENT_NAME}.yml`);
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, text ?? (await readFile(join(REPO_ROOT, `templates/${COMPONENT_NAME}.yml`), 'utf8')));
+  return file;
+}
+
 export async function removeDir(dir: string | undefined): Promise<void> {
   if (dir) await rm(dir, { recursive: true, force: true });
 }
@@ -150,6 +176,12 @@ export interface GclOptions {
   /** Directory put first on PATH (see makeBinDir). */
   bin?: string;
   timeoutMs?: number;
+  /**
+   * false: use what is in gitlab-ci-local's include cache (.gitlab-ci-local/includes/<host>/<project>/<ref>/...) instead
+   * of fetching. A component from another project is fetched with git from the project's own remote host, which
+   * tests do not have: they seed the cache with the component's file, as GitLab would serve it, and run without fetching.
+   */
+  fetchIncludes?: boolean;
 }
 
 export interface GclResult {
@@ -186,7 +218,8 @@ export async function gcl(dir: string, args: string[], opts: GclOptions = {}): P
   await mkdir(home, { recursive: true });
   const variableArgs = Object.entries({ CI_PROJECT_DIR: dir, ...opts.variables }).flatMap(([k, v]) => ['--variable', `${k}=${v}`]);
   // CI_PROJECT_DIR is overridden on purpose (docs/testing.md, "gitlab-ci-local"): say so, or gitlab-ci-local warns on every run.
-  const argv = [GCL_PATH, '--force-shell-executor', '--fetch-includes', '--no-color', '--ignore-predefined-vars', 'CI_PROJECT_DIR', ...variableArgs, ...args];
+  const fetch = opts.fetchIncludes === false ? [] : ['--fetch-includes'];
+  const argv = [GCL_PATH, '--force-shell-executor', ...fetch, '--no-color', '--ignore-predefined-vars', 'CI_PROJECT_DIR', ...variableArgs, ...args];
   const timeoutMs = opts.timeoutMs ?? 90_000;
   const run = await runCaptured(process.execPath, argv, { cwd: dir, env: gclEnv(home, opts.bin), timeoutMs });
   if (run.timedOut) throw new Error(`gitlab-ci-local ${args.join(' ')} did not finish in ${timeoutMs} ms:\n${run.output}`);

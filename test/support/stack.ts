@@ -36,9 +36,11 @@ export const EXAMPLE = {
 
 export const BUCKET = 'gestalt-packages';
 export const GF_API_KEY = 'a2f0c0de-test-key';
-export const GF_API_SECRET = 'sEcReT-gf-Api-0123456789';
+// Random-looking, as real secrets are: the secret scan flags any 8 characters of them, and a run like 0123456789
+// would match account ids in ordinary output.
+export const GF_API_SECRET = 'sEcReT-gf-Api-q7Xw2mK9vLp4';
 export const AWS_STATIC_KEY_ID = 'AKIAEXAMPLESTATIC01';
-export const AWS_STATIC_SECRET = 'static/Secret+Key0123456789abcdefEXAMPLE';
+export const AWS_STATIC_SECRET = 'static/Secret+Key8fJ2qW7zR4tY1uE5hEXAMPLE';
 
 export interface EndpointHit {
   method: string;

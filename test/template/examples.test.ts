@@ -8,7 +8,9 @@ import { REPO_ROOT } from '../support/template-server.js';
 import { exampleNames, interpolate, readExample, readTemplate, resolveJob } from './ci-yaml.js';
 import type { Json } from './ci-yaml.js';
 
-const EXPECTED = ['cross-account', 'function-groups', 'gateway-migration', 'merge-request-plan', 'production', 'review-environments'];
+const EXPECTED = ['component', 'cross-account', 'function-groups', 'gateway-migration', 'merge-request-plan', 'production', 'review-environments'];
+/** The examples that include the CI/CD component rather than the remote template. */
+const COMPONENT_EXAMPLES = ['component'];
 const DEFAULT_STAGES = ['.pre', 'build', 'test', 'deploy', '.post'];
 const RUNNER_PREFIX = /^(LAMBDA_|GESTALT_|AWS_|S3_|GF_|CI_URL$)/;
 
@@ -47,11 +49,29 @@ describe('examples/', () => {
     expect(await exampleNames()).toEqual(EXPECTED);
   });
 
-  it.each(EXPECTED)('%s: includes the template by remote URL, pinned to this release', async (name) => {
+  it.each(EXPECTED)('%s: includes the template by remote URL, or the component, pinned to this release', async (name) => {
     const { include } = await load(name);
-    // Where a release publishes it (.gitlab-ci.yml, template-release): the generic package of that version.
-    expect(include.remote).toBe(`https://gitlab.com/api/v4/projects/gestalt-deploy%2Fgestalt-deploy/packages/generic/gestalt-deploy-template/${version}/deploy.gitlab-ci.yml`);
+    if (COMPONENT_EXAMPLES.includes(name)) {
+      // The component at the release's tag, on whichever instance hosts the project (CI_SERVER_FQDN).
+      expect(include).not.toHaveProperty('remote');
+      expect(include.component).toBe(`$CI_SERVER_FQDN/gestalt-deploy/gestalt-deploy/deploy@${version}`);
+    } else {
+      // Where a release publishes it (.gitlab-ci.yml, template-release): the generic package of that version.
+      expect(include.remote).toBe(`https://gitlab.com/api/v4/projects/gestalt-deploy%2Fgestalt-deploy/packages/generic/gestalt-deploy-template/${version}/deploy.gitlab-ci.yml`);
+    }
     for (const key of Object.keys(include.inputs ?? {})) expect(Object.keys(template.spec.spec.inputs), `${name}: input ${key} exists`).toContain(key);
+  });
+
+  it('component: review environments stop after the auto_stop_in input; production overrides it with never', async () => {
+    const { include, configs } = await load('component');
+    expect(include.inputs.auto_stop_in).toMatch(/^\d+ (day|week|hour)s?$/);
+    expect(resolveJob(configs, 'deploy_review').environment.auto_stop_in).toBe(include.inputs.auto_stop_in);
+    const production = resolveJob(configs, 'deploy_production');
+    expect(production.environment).toMatchObject({ name: 'production', deployment_tier: 'production', auto_stop_in: 'never' });
+    expect(resolveJob(configs, 'stop_review').resource_group).toBe(`${include.inputs.resource_group_prefix}/$CI_ENVIRONMENT_NAME`);
+    const verify = resolveJob(configs, 'verify_review');
+    expect(verify.needs).toEqual(['deploy_review']);
+    expect(verify.environment).toEqual({ name: 'review/$CI_COMMIT_REF_SLUG', action: 'verify' });
   });
 
   it.each(EXPECTED)('%s: every gestalt job names its environment, keeps the image and token, and runs in a known stage', async (name) => {
@@ -69,7 +89,7 @@ describe('examples/', () => {
       expect(job.environment?.name, `${name}: ${j} names its environment`).toBeTruthy();
       expect(config[j].image, `${name}: ${j} keeps the template's image`).toBeUndefined();
       expect(config[j].id_tokens, `${name}: ${j} keeps the template's ID token`).toBeUndefined();
-      expect(job.script.some((l: string) => /^gestalt-deploy (deploy|stop|plan)$/.test(l)), `${name}: ${j} still calls the runner`).toBe(true);
+      expect(job.script.some((l: string) => /^gestalt-deploy (deploy|stop|plan|verify)$/.test(l)), `${name}: ${j} still calls the runner`).toBe(true);
     }
   });
 

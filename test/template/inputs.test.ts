@@ -101,6 +101,30 @@ describe('the template through gitlab-ci-local', { timeout: 90_000 }, () => {
     expect(merged.stop.resource_group).toBe(merged.deploy.resource_group);
   });
 
+  it('environment_tier, auto_stop_in and resource_group_prefix reach the jobs: tier, auto-stop and resource group as given', async () => {
+    await clearCalls();
+    const inputs = { environment_tier: 'staging', auto_stop_in: '2 days', resource_group_prefix: 'acme/lambdas' };
+    const dir = await project({ include: [{ remote: server.templateUrl, inputs }], ...jobs('review/tiered') });
+    const run = await gcl(dir, ['deploy', 'stop'], { bin });
+    expect(run.code, run.output).toBe(0);
+    const seen = await calls();
+    expect(seen.deploy?.env.CI_ENVIRONMENT_TIER).toBe('staging');
+    const preview = await gcl(dir, ['--preview']);
+    expect(preview.code, preview.output).toBe(0);
+    const merged = parse(preview.stdout.slice(preview.stdout.indexOf('---\n')));
+    expect(merged.deploy.environment).toMatchObject({ name: 'review/tiered', deployment_tier: 'staging', auto_stop_in: '2 days' });
+    expect(merged.deploy.resource_group).toBe('acme/lambdas/$CI_ENVIRONMENT_NAME');
+    expect(merged.stop.resource_group).toBe('acme/lambdas/$CI_ENVIRONMENT_NAME');
+    expect(merged.stop.environment.deployment_tier, 'the tier is the deploy job\'s business').toBeUndefined();
+
+    // Without inputs GitLab infers the tier from the environment name: the template sets none.
+    await clearCalls();
+    const plain = await project({ include: [{ remote: server.templateUrl }], ...jobs('review/untiered') });
+    const untiered = await gcl(plain, ['deploy'], { bin });
+    expect(untiered.code, untiered.output).toBe(0);
+    expect((await calls()).deploy?.env.CI_ENVIRONMENT_TIER).toBe('');
+  });
+
   it('passes hostile values in every free-form input literally: nothing runs, nothing expands, nothing leaks', async () => {
     await clearCalls();
     const marker = join(work, 'PWNED');
@@ -165,6 +189,12 @@ describe('the template through gitlab-ci-local', { timeout: 90_000 }, () => {
     ['plan_stage', { plan_stage: 'test ${GF_API_SECRET}' }, /`plan_stage` input: [\s\S]* does not match required regex/],
     ['plan_stage', { plan_stage: 'test\ntouch BAD' }, /`plan_stage` input: [\s\S]* does not match required regex/],
     ['image', { image: true }, /`image` input: provided value is not a string/],
+    ['environment_tier', { environment_tier: 'prod' }, /`environment_tier` input: `prod` cannot be used because it is not in the list of allowed options/],
+    ['environment_tier', { environment_tier: 'production $(touch BAD)' }, /`environment_tier` input: .* cannot be used because it is not in the list of allowed options/],
+    ['auto_stop_in', { auto_stop_in: '1 day $CI_JOB_TOKEN' }, /`auto_stop_in` input: .* does not match required regex/],
+    ['auto_stop_in', { auto_stop_in: 7 }, /`auto_stop_in` input: provided value is not a string/],
+    ['resource_group_prefix', { resource_group_prefix: 'x/${CI_JOB_TOKEN}' }, /`resource_group_prefix` input: .* does not match required regex/],
+    ['resource_group_prefix', { resource_group_prefix: '/leading' }, /`resource_group_prefix` input: .* does not match required regex/],
   ];
 
   it.each(bad)('refuses a bad %s before any job runs, naming the input (%j)', async (_name, inputs, message) => {

@@ -9,7 +9,9 @@ import { REPO_ROOT } from '../support/template-server.js';
 import { Reference, interpolate, parseCiYaml, readTemplate, resolveJob, strings } from './ci-yaml.js';
 import type { Json } from './ci-yaml.js';
 
-const HIDDEN_JOBS = ['.gestalt-deploy', '.gestalt-stop', '.gestalt-plan'] as const;
+const HIDDEN_JOBS = ['.gestalt-deploy', '.gestalt-stop', '.gestalt-verify', '.gestalt-plan'] as const;
+const TIERS = ['production', 'staging', 'testing', 'development', 'other'] as const;
+const TIER_JOBS = ['auto', ...TIERS].map((t) => `.gestalt-deploy-tier:${t}`);
 const INPUT_TYPES = ['string', 'number', 'boolean', 'array'];
 const INPUT_RE = /\$\[\[\s*inputs\.([\w-]+)\s*(\|[^\]]*)?\]\]/g;
 
@@ -90,29 +92,50 @@ describe('templates/deploy.gitlab-ci.yml: spec header', () => {
 });
 
 describe('templates/deploy.gitlab-ci.yml: inputs never reach a shell', () => {
-  it('puts each input, whole, only into a variable value with expand: false, a stage, or a validated id_tokens audience', () => {
+  // Where an input may land, and what GitLab does with it there. Every other place (above all script lines) is refused.
+  it('puts each input only where GitLab validates or never expands it, and never in a longer string unless it is a closed list', () => {
     const uses = strings(jobs).filter((s) => s.value.includes('$[['));
     expect(uses.length).toBeGreaterThan(0);
+    const placed = new Set<string>();
     for (const { path, value } of uses) {
       const where = path.join('.');
-      const m = /^\$\[\[\s*inputs\.([\w-]+)\s*\]\]$/.exec(value);
-      expect(m, `${where}: the whole value is one input, never spliced into a longer string`).not.toBeNull();
-      const input = inputs[(m as RegExpExecArray)[1] as string];
+      const names = [...value.matchAll(INPUT_RE)].map((m) => m[1] as string);
+      expect(names, `${where}: one input per value`).toHaveLength(1);
+      const name = names[0] as string;
+      placed.add(name);
+      const input = inputs[name];
+      const whole = new RegExp(`^\\$\\[\\[\\s*inputs\\.${name}\\s*\\]\\]$`).test(value);
       const [job, key, ...rest] = path;
+      const re = input.regex ? new RegExp(input.regex) : undefined;
       if (key === 'variables') {
+        expect(whole, `${where}: the whole value is one input`).toBe(true);
         expect(rest.length, `${where}: variables written as { value, expand: false }`).toBe(2);
         expect(rest[1], where).toBe('value');
         expect(jobs[job as string].variables[rest[0] as string].expand, `${where}: GitLab must not expand $VARS in it`).toBe(false);
       } else if (key === 'stage') {
-        expect(rest, where).toEqual([]);
+        expect(whole && rest.length === 0, where).toBe(true);
         expect(input.regex ?? input.options, `${where}: the stage becomes CI_JOB_STAGE, which runners expand, so the input must be validated`).toBeDefined();
       } else if (key === 'id_tokens') {
+        expect(whole, where).toBe(true);
         expect(rest.slice(1), where).toEqual(['aud']);
         expect(input.regex ?? input.options, `${where}: GitLab expands variables in aud, so the input must be validated`).toBeDefined();
+      } else if (key === 'environment' && rest[0] === 'auto_stop_in') {
+        // GitLab expands variables in auto_stop_in: no `$` may get through.
+        expect(whole, where).toBe(true);
+        expect(re?.test('$CI_JOB_TOKEN') || re?.test('${CI_JOB_TOKEN}') || re?.test('1 day $CI_JOB_TOKEN'), `${where}: the regex refuses variables`).toBe(false);
+      } else if (key === 'resource_group') {
+        // A prefix in front of /$CI_ENVIRONMENT_NAME; GitLab expands variables in it, so the regex allows no $, {, } or space.
+        expect(value, where).toMatch(new RegExp(`^\\$\\[\\[ inputs\\.${name} \\]\\]/\\$CI_ENVIRONMENT_NAME$`));
+        for (const bad of ['$CI_JOB_TOKEN', 'a${X}', 'a b', '/a', 'a/', 'a//b']) expect(re?.test(bad), `${where}: ${bad}`).toBe(false);
+      } else if (key === 'extends') {
+        // A hidden job's name: only a value from a closed list, each of which names a job of this file.
+        expect(input.options, `${where}: extends takes an input only from a list of options`).toBeDefined();
+        for (const option of input.options as string[]) expect(jobs, `${where}: ${option}`).toHaveProperty([value.replace(INPUT_RE, option)]);
       } else {
-        expect.fail(`${where}: an input may only land in variables, stage or id_tokens aud`);
+        expect.fail(`${where}: an input may only land in variables, stage, id_tokens aud, environment auto_stop_in, resource_group or extends`);
       }
     }
+    expect([...placed].sort()).toEqual(Object.keys(inputs).sort());
   });
 
   it('runs fixed commands only: no input, no variable in any script line', () => {
@@ -129,7 +152,35 @@ describe('templates/deploy.gitlab-ci.yml: inputs never reach a shell', () => {
 
 describe('templates/deploy.gitlab-ci.yml: hidden jobs', () => {
   it('defines exactly the hidden jobs and nothing global (including it changes no other job)', () => {
-    expect(Object.keys(jobs).sort()).toEqual([...HIDDEN_JOBS].sort());
+    expect(Object.keys(jobs).sort()).toEqual([...HIDDEN_JOBS, ...TIER_JOBS].sort());
+    for (const name of TIER_JOBS) expect(Object.keys(jobs[name]).filter((k) => k !== 'environment'), `${name} only sets the tier`).toEqual([]);
+  });
+
+  it('environment_tier: auto leaves the tier to GitLab, every other option sets environment:deployment_tier', () => {
+    expect(inputs.environment_tier.options).toEqual(['auto', ...TIERS]);
+    const values = (tier: string) => ({ ...Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, v.default])), environment_tier: tier });
+    expect(resolveJob([defaults], '.gestalt-deploy').environment.deployment_tier).toBeUndefined();
+    for (const tier of TIERS) {
+      const job = resolveJob([interpolate(jobs, values(tier))], '.gestalt-deploy');
+      expect(job.environment, tier).toEqual({ deployment_tier: tier, url: '$GESTALT_ENVIRONMENT_URL', auto_stop_in: 'never' });
+      // A job's own tier wins over the input's (extends merges the job's keys last).
+      const user = parseCiYaml('deploy:\n  extends: .gestalt-deploy\n  environment: { name: production, deployment_tier: production }\n')[0];
+      expect(resolveJob([interpolate(jobs, values(tier)), user], 'deploy').environment.deployment_tier).toBe('production');
+    }
+  });
+
+  it('auto_stop_in: never by default; takes GitLab durations and nothing else', () => {
+    expect(inputs.auto_stop_in.default).toBe('never');
+    const re = new RegExp(inputs.auto_stop_in.regex);
+    for (const ok of ['never', '1 week', '2 days', '30 minutes', '1h 30min', '1 day and 12 hours', '3 days, 4 hours', '90m', '1 month']) expect(re.test(ok), ok).toBe(true);
+    for (const bad of ['', 'soon', '1', 'week', '1 fortnight', '$TTL', '1 day; touch x', '1 day\n2 days', ' 1 day', 'never never']) expect(re.test(bad), JSON.stringify(bad)).toBe(false);
+    expect(inputs.auto_stop_in.regex).not.toMatch(/\(\?[=!<]|\\[1-9]/);
+  });
+
+  it('resource_group_prefix: the default keeps the group the template always used', () => {
+    expect(defaults['.gestalt-deploy'].resource_group).toBe('gestalt-deploy/$CI_ENVIRONMENT_NAME');
+    const re = new RegExp(inputs.resource_group_prefix.regex);
+    for (const ok of ['gestalt-deploy', 'acme/deploys', 'team_a.lambdas', 'a/b/c']) expect(re.test(ok), ok).toBe(true);
   });
 
   it('runs every job in the pinned image, with an entrypoint GitLab can use, and requests the ID token', () => {
@@ -150,13 +201,14 @@ describe('templates/deploy.gitlab-ci.yml: hidden jobs', () => {
       paths: [REPORT_FILES.json],
       reports: { dotenv: REPORT_FILES.env, annotations: REPORT_FILES.annotations },
     });
-    expect(deploy.environment).toEqual({ url: '$GESTALT_ENVIRONMENT_URL' });
+    expect(deploy.environment).toEqual({ url: '$GESTALT_ENVIRONMENT_URL', auto_stop_in: 'never' });
     expect(deploy.when).toBeUndefined();
   });
 
-  it('.gestalt-deploy and .gestalt-stop share one resource_group per environment, whatever the job is called', () => {
-    const group = jobs['.gestalt-deploy'].resource_group;
-    expect(jobs['.gestalt-stop'].resource_group).toBe(group);
+  it('.gestalt-deploy, .gestalt-stop and .gestalt-verify share one resource_group per environment, whatever the job is called', () => {
+    const group = defaults['.gestalt-deploy'].resource_group;
+    expect(defaults['.gestalt-stop'].resource_group).toBe(group);
+    expect(defaults['.gestalt-verify'].resource_group, 'a failed verify may roll back').toBe(group);
     expect(group).toContain('$CI_ENVIRONMENT_NAME');
     expect(group, 'not per job or pipeline').not.toMatch(/CI_JOB_|CI_PIPELINE_|CI_COMMIT_/);
     // GitLab: letters, digits, -, _, /, $, {, }, . and spaces; not starting or ending with /.
@@ -176,6 +228,17 @@ describe('templates/deploy.gitlab-ci.yml: hidden jobs', () => {
     expect(stop.allow_failure).toBe(true);
     expect(stop.artifacts.when).toBe('always');
     expect(stop.artifacts.paths).toEqual([REPORT_FILES.json]);
+  });
+
+  it('.gestalt-verify: verify with no checkout, keeping its report, environment action verify and no url', () => {
+    const verify = defaults['.gestalt-verify'];
+    expect(verify.stage).toBe(defaults['.gestalt-deploy'].stage);
+    expect(verify.script).toEqual(['gestalt-deploy verify']);
+    expect(verify.variables.GIT_STRATEGY).toBe('none');
+    expect(verify.dependencies).toEqual([]);
+    expect(verify.environment).toEqual({ action: 'verify' });
+    expect(verify.artifacts).toEqual({ when: 'always', paths: [REPORT_FILES.verify] });
+    expect(verify.when, 'runs after the deploy it needs').toBeUndefined();
   });
 
   it('.gestalt-plan: a dry run in merge request pipelines that keeps its report and creates no deployment', () => {
@@ -201,7 +264,7 @@ describe('templates/deploy.gitlab-ci.yml: hidden jobs', () => {
   it('merges with a job through extends: environment name from the job, url and reports from the template', () => {
     const user = parseCiYaml('deploy:\n  extends: .gestalt-deploy\n  variables: { LAMBDA_RUNTIME: nodejs }\n  environment: { name: review/$CI_COMMIT_REF_SLUG, on_stop: stop }\n')[0];
     const job = resolveJob([defaults, user], 'deploy');
-    expect(job.environment).toEqual({ url: '$GESTALT_ENVIRONMENT_URL', name: 'review/$CI_COMMIT_REF_SLUG', on_stop: 'stop' });
+    expect(job.environment).toEqual({ url: '$GESTALT_ENVIRONMENT_URL', auto_stop_in: 'never', name: 'review/$CI_COMMIT_REF_SLUG', on_stop: 'stop' });
     expect(Object.keys(job.variables).sort()).toEqual(['GESTALT_IMAGE', 'LAMBDA_RUNTIME']);
   });
 });

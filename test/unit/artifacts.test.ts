@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashFunctions, renderName, resolveFunctions } from '../../src/artifacts/functions.js';
 import type { FunctionSource } from '../../src/config/types.js';
-import { hashFile, matchFiles } from '../../src/artifacts/files.js';
+import { hashFile, matchFiles, MAX_PROBLEMS_PER_PATTERN, PART_SIZE } from '../../src/artifacts/files.js';
 import { loadConfig } from '../../src/config/env.js';
 import type { Config, JobContext } from '../../src/config/types.js';
 
@@ -252,17 +252,31 @@ describe('hashFile / hashFunctions', () => {
   it('equals crypto sha256 of the content, with the byte size', async () => {
     const content = 'zip bytes é\n';
     put('h/small.zip', content);
-    expect(await hashFile(join(project, 'h/small.zip'))).toEqual({ sha256: sha(content), size: Buffer.byteLength(content) });
+    expect(await hashFile(join(project, 'h/small.zip'))).toEqual({ sha256: sha(content), size: Buffer.byteLength(content), partSize: PART_SIZE, partSha256: [sha(content)] });
     expect(Buffer.byteLength(content)).toBe(13);
   });
 
   it('handles empty files and files spanning several read chunks', async () => {
     put('h/empty.zip', '');
-    expect(await hashFile(join(project, 'h/empty.zip'))).toEqual({ sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', size: 0 });
+    const empty = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+    expect(await hashFile(join(project, 'h/empty.zip'))).toEqual({ sha256: empty, size: 0, partSize: PART_SIZE, partSha256: [empty] });
     const big = Buffer.alloc(3 * 1024 * 1024 + 17);
     for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
     put('h/big.zip', big);
-    expect(await hashFile(join(project, 'h/big.zip'))).toEqual({ sha256: sha(big), size: big.length });
+    expect(await hashFile(join(project, 'h/big.zip'))).toEqual({ sha256: sha(big), size: big.length, partSize: PART_SIZE, partSha256: [sha(big)] });
+  });
+
+  it('also hashes each piece as a multipart upload sends it, whatever the read chunks', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 17);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+    put('h/parts.zip', big);
+    // A piece size that is no multiple of the 1 MiB read chunks, so pieces start inside chunks.
+    const piece = 1024 * 1024 + 5;
+    const parts = [0, 1, 2, 3].map((i) => sha(big.subarray(i * piece, (i + 1) * piece)));
+    expect(await hashFile(join(project, 'h/parts.zip'), piece)).toEqual({ sha256: sha(big), size: big.length, partSize: piece, partSha256: parts });
+    // Exactly one piece long: one piece, not an empty second one.
+    put('h/exact.zip', big.subarray(0, piece));
+    expect((await hashFile(join(project, 'h/exact.zip'), piece)).partSha256).toEqual([sha(big.subarray(0, piece))]);
   });
 
   it('hashFunctions adds sha256 and size to every spec, keeping order', async () => {
@@ -273,5 +287,83 @@ describe('hashFile / hashFunctions', () => {
       ['acme/lambdas/b', sha('content of dist/b.zip'), 'content of dist/b.zip'.length],
       ['acme/lambdas/x', sha('first x'), 7],
     ]);
+  });
+});
+
+describe('matchFiles: the walk and links', () => {
+  let walk: string;
+  let walkReal: string;
+  const at = (rel: string) => join(walk, rel);
+
+  beforeAll(() => {
+    walk = mkdtempSync(join(tmpdir(), 'gd-walk-'));
+    walkReal = realpathSync(walk);
+    for (const rel of ['dist/a.zip', 'dist/sub/b.zip', 'other/c.zip']) {
+      mkdirSync(join(at(rel), '..'), { recursive: true });
+      writeFileSync(at(rel), rel);
+    }
+    symlinkSync('..', at('dist/l1')); // to its own parent
+    symlinkSync('..', at('dist/l2'));
+    symlinkSync('../other', at('dist/o')); // inside the project: followed
+    symlinkSync('../dist', at('other/back')); // with dist/o, a loop through two links
+    symlinkSync('/etc', at('dist/etc')); // a directory outside the project
+    mkdirSync(at('many'));
+    for (let i = 0; i < 13; i++) mkdirSync(at(`many/d${String(i).padStart(2, '0')}`));
+  });
+  afterAll(() => rmSync(walk, { recursive: true, force: true }));
+
+  it('follows a link into the project, and not links back into directories the walk is already inside', async () => {
+    const { files, problems } = await matchFiles(['dist/**/*.zip'], walk, 'S');
+    expect(files).toEqual([
+      { relPath: 'dist/a.zip', absPath: join(walkReal, 'dist/a.zip') },
+      { relPath: 'dist/o/c.zip', absPath: join(walkReal, 'other/c.zip') },
+      { relPath: 'dist/sub/b.zip', absPath: join(walkReal, 'dist/sub/b.zip') },
+    ]);
+    expect(problems).toEqual([]);
+  });
+
+  it('reports a matched loop or link out once, by name, without walking through it', async () => {
+    const { problems } = await matchFiles(['dist/**/*'], walk, 'S');
+    const messages = problems.map((p) => p.message);
+    expect(messages).toContain("'dist/l1' is a symlink back to the project dir, which contains it: a loop, not followed; remove the link or narrow the pattern.");
+    expect(messages).toContain("'dist/o/back' is a symlink back to 'dist', which contains it: a loop, not followed; remove the link or narrow the pattern.");
+    expect(messages).toContain("'dist/etc' is a symlink to the directory /etc, outside the project dir, and was not followed; copy the packages into the project instead.");
+    expect(messages.some((m) => m.includes('dist/etc/'))).toBe(false);
+    expect(messages.some((m) => /l1\/|l2\//.test(m))).toBe(false);
+  });
+
+  it('a pattern that starts inside a loop still ends', async () => {
+    const { files } = await matchFiles(['dist/l1/**/*.zip'], walk, 'S');
+    // Some files are reached by two paths (resolveFunctions keeps one per real file); none through a loop twice.
+    expect(new Set(files.map((f) => f.absPath))).toEqual(new Set(['dist/a.zip', 'dist/sub/b.zip', 'other/c.zip'].map((r) => join(walkReal, r))));
+    expect(files.every((f) => !/(l1|l2)\/.*(l1|l2)\/|o\/back\/o\//.test(f.relPath.slice('dist/l1/'.length)))).toBe(true);
+  });
+
+  it(`lists at most ${MAX_PROBLEMS_PER_PATTERN} problems per pattern and counts the rest`, async () => {
+    const { problems } = await matchFiles(['many/*'], walk, 'S');
+    expect(problems).toHaveLength(MAX_PROBLEMS_PER_PATTERN + 1);
+    expect(problems[0]!.message).toContain("'many/d00' is a directory");
+    expect(problems[MAX_PROBLEMS_PER_PATTERN]!.message).toBe("… and 3 more match(es) of 'many/*' with problems, not listed; narrow the pattern to the package files.");
+  });
+});
+
+describe('control characters in names', () => {
+  it('a file name with one is a problem, printed escaped; the other files still match', async () => {
+    put('ctl/x\n[ ok ] fake.zip');
+    put('ctl/fine.zip');
+    const { files, problems } = await matchFiles(['ctl/*.zip'], project, 'S');
+    expect(files.map((f) => f.relPath)).toEqual(['ctl/fine.zip']);
+    expect(problems).toEqual([{ variable: 'S', message: "file name 'ctl/x\\n[ ok ] fake.zip' contains control characters, which would garble the job log and reports; rename the file." }]);
+  });
+
+  it('a pattern with one is printed escaped too', async () => {
+    const { problems } = await matchFiles(['none\x1b[2K*.zip'], project, 'S');
+    expect(problems[0]!.message).toContain("pattern 'none\\x1b[2K*.zip' matches no file");
+  });
+
+  it('a function name with one is a problem naming where the name came from', async () => {
+    const c = config({ LAMBDA_ARTIFACTS: 'dist/a.zip', GESTALT_NAME_TEMPLATE: '{project}/\t{file}' });
+    const { problems } = await resolveFunctions(c, [env(c)]);
+    expect(problems).toEqual([{ variable: 'GESTALT_NAME_TEMPLATE', message: "function name 'lambdas/\\ta.zip' (for 'dist/a.zip') contains control characters, which would garble the job log and reports; remove them from the name." }]);
   });
 });

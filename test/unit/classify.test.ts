@@ -4,6 +4,7 @@ import { ExpiredTokenException, IDPCommunicationErrorException, IDPRejectedClaim
 import { describe, expect, it } from 'vitest';
 import { classifyAwsError, isVerificationKeyError } from '../../src/credentials/classify.js';
 import { awsErrorName } from '../../src/net/aws-errors.js';
+import { DeadlineExceeded, ResponseTooLarge } from '../../src/net/http.js';
 
 const meta = (httpStatusCode?: number) => ({ httpStatusCode, attempts: 1, totalRetryDelay: 0 });
 const sdk = (name: string, message: string, status?: number) =>
@@ -26,6 +27,8 @@ describe('classifyAwsError: retry', () => {
     ['ENOTFOUND', netError('ENOTFOUND')],
     ['EAI_AGAIN', netError('EAI_AGAIN')],
     ['TimeoutError by name', Object.assign(new Error('socket timed out'), { name: 'TimeoutError' })],
+    ['our deadline, before any answer', new DeadlineExceeded('http://sts.test/', 2000, 'answer')],
+    ['our deadline, after a 200 whose body trickled', new DeadlineExceeded('http://sts.test/', 2000, 'answer', 200)],
     [
       "InvalidIdentityToken: Couldn't retrieve verification key",
       new InvalidIdentityTokenException({ message: "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements", $metadata: meta(400) }),
@@ -45,6 +48,7 @@ describe('classifyAwsError: fail', () => {
     ['ValidationError', sdk('ValidationError', "1 validation error detected: Value '99999' at 'durationSeconds' failed to satisfy constraint", 400)],
     ['a network code with an HTTP status (an answer came back)', Object.assign(sdk('Weird', 'x', 400), { code: 'ECONNRESET' })],
     ['an unknown code without status', netError('EWHATEVER')],
+    ['an answer over the size cap, even with a 5xx status', new ResponseTooLarge('http://sts.test/', 503)],
     ['a plain Error', new Error('boom')],
     ['a string', 'boom'],
     ['undefined', undefined],

@@ -244,6 +244,36 @@ describe('invalid values', () => {
     expectOnly(problems({ ...META, AWS_ENDPOINT_URL_S3: 'localhost:9000' }), 'AWS_ENDPOINT_URL_S3', 'is not an http(s) URL');
   });
 
+  it.each(['GESTALT_META_URL', 'GESTALT_GATEWAY_URL', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_STS'])('%s with user:password@ is refused without echoing it', (name) => {
+    const password = 'pa%24%24-w0rd-in-url';
+    const ps = problems({ ...META, [name]: `https://deployer:${password}@host.example.com/x` });
+    expectOnly(ps, name, 'contains a user name or password');
+    expect(JSON.stringify(ps)).not.toContain('deployer');
+    expect(JSON.stringify(ps)).not.toContain('w0rd');
+    // Registered as a secret, raw and decoded, in case anything repeats the variable's value.
+    expect(redactor.redact(`x ${password} ${decodeURIComponent(password)} y`)).toBe('x [REDACTED] [REDACTED] y');
+  });
+
+  it('CI_URL with a user name only, or with an @ in the password, is refused too', () => {
+    expectOnly(problems({ ...GATEWAY, CI_URL: 'https://deployer@gw.example.com/deploy' }), 'CI_URL', 'contains a user name or password');
+    const ps = problems({ ...GATEWAY, CI_URL: 'https://u:p@ss-word@gw.example.com/deploy' });
+    expectOnly(ps, 'CI_URL', 'contains a user name or password');
+    expect(ps[0]!.message).not.toContain('ss-word');
+  });
+
+  it('an @ in a value that is no URL is not echoed up to it', () => {
+    expectOnly(problems({ ...GATEWAY, CI_URL: 'user:secret-pw@gw.example.com' }), 'CI_URL', "'[REDACTED]@gw.example.com' is not an http(s) URL");
+  });
+
+  it('plain http:// to Gestalt is accepted with a warning naming the credentials; https:// and AWS endpoints are not warned about', () => {
+    const warnings = (env: Env) => readConfig('deploy', env, dir).config.warnings;
+    expect(warnings({ ...META, GESTALT_META_URL: 'http://meta.internal:14374' })).toEqual([expect.stringMatching(/^GESTALT_META_URL uses plain http:\/\/, so GF_API_KEY\/GF_API_SECRET and every request travel unencrypted/)]);
+    expect(warnings({ ...GATEWAY, CI_URL: 'http://gw.internal/deploy', GF_API_KEY: 'k', GF_API_SECRET: 's3cret-value' })).toEqual([expect.stringMatching(/^CI_URL uses plain http:\/\//)]);
+    expect(warnings({ ...GATEWAY, CI_URL: 'http://gw.internal/deploy' })).toEqual([]);
+    expect(warnings({ ...META, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9000' })).toEqual([]);
+    expect(warnings(META)).toEqual([]);
+  });
+
   it('GF_API_KEY without GF_API_SECRET, and the reverse (either mode)', () => {
     expectOnly(problems({ ...GATEWAY, GF_API_KEY: 'k1' }), 'GF_API_SECRET', 'is not set but GF_API_KEY is; add the API key secret as a masked CI/CD variable.');
     expectOnly(problems({ ...GATEWAY, GF_API_SECRET: 'secret-1' }), 'GF_API_KEY', 'is not set but GF_API_SECRET is');

@@ -59,7 +59,7 @@ describe('parseDeployAnswer', () => {
 
   it('cuts the shown JSON at 200 characters', () => {
     const reason = (parseDeployAnswer(JSON.stringify({ message: 'x'.repeat(500) })) as { reason: string }).reason;
-    expect(reason).toBe(`answered JSON without a lambda result: ${'{"message":"'.concat('x'.repeat(188))}`);
+    expect(reason).toBe(`answered JSON without a lambda result: ${'{"message":"'.concat('x'.repeat(188))}…`);
   });
 
   it('JSON that is not an object is treated as a log', () => {
@@ -101,7 +101,7 @@ describe('explainLog', () => {
   });
 
   it('cuts long lines at 200 characters', () => {
-    expect(explainLog(`ERROR: ${'y'.repeat(300)}`)).toBe(`'ERROR: ${'y'.repeat(193)}'`);
+    expect(explainLog(`ERROR: ${'y'.repeat(300)}`)).toBe(`'ERROR: ${'y'.repeat(193)}…'`);
   });
 
   it('matches known errors case-insensitively', () => {

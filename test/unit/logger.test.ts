@@ -117,3 +117,19 @@ describe('formatTable', () => {
     expect(formatTable(['a', 'b', 'c'], [['xyz']]).split('\n')).toEqual(['a    b  c', '---  -  -', 'xyz']);
   });
 });
+
+describe('createLogger: control characters', () => {
+  it('escapes everything but line breaks and tabs, so a message cannot rewrite the log line it is on', () => {
+    const { log, out } = capture({ debug: false, gitlab: true });
+    log.info('a\tb\nsecond line\rover\x1b[2Kwritten');
+    expect(out).toEqual(['a\tb\nsecond line\\rover\\x1b[2Kwritten\n']);
+  });
+
+  it('escapes a section title too, keeping GitLab\'s own markers intact', () => {
+    const { log, text } = capture({ debug: false, gitlab: true });
+    return log.section('x', 'title\r\x1b[31m', async () => undefined).then(() => {
+      expect(text()).toContain(`${E}title\\r\\x1b[31m\n`);
+      expect(text()).toContain(`section_start:${T}:gestalt_x[collapsed=true]\r${E}`);
+    });
+  });
+});

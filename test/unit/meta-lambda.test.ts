@@ -11,7 +11,7 @@ const job = { ref: 'feature-x', sha: '0123456789abcdef0123' } as JobContext;
 const fn = (over: Partial<PackagedFunction> = {}): PackagedFunction => ({
   name: 'lambdas/feature-x/hello.zip', file: 'hello.zip', relPath: 'dist/hello.zip', absPath: '/p/dist/hello.zip',
   runtime: 'nodejs', handler: 'hello.zip', memory: 512, cpus: 0.1, timeout: 30, methods: ['GET', 'POST'], public: true,
-  env: { STAGE: 'dev', REGION: 'eu' }, source: 'LAMBDA_ARTIFACTS', sha256: 'f'.repeat(64), size: 10, ...over,
+  env: { STAGE: 'dev', REGION: 'eu' }, source: 'LAMBDA_ARTIFACTS', sha256: 'f'.repeat(64), size: 10, partSize: 8 << 20, partSha256: ['f'.repeat(64)], ...over,
 });
 const URL1 = 'https://b.s3.amazonaws.com/p/hello.zip';
 

@@ -1,6 +1,8 @@
-// Package keys and the plain object URL Gestalt fetches a package from (private/public access modes).
+// Package keys, the plain object URL Gestalt fetches a package from (private/public access modes), and the
+// check that decides whether a stored object already holds a package's bytes.
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { objectUrl, packageKey } from '../../src/storage/packages.js';
+import { compositeChecksum, holdsBytes, objectUrl, packageKey } from '../../src/storage/packages.js';
 import type { AwsSettings, StorageSettings } from '../../src/config/types.js';
 
 const SHA = 'a'.repeat(64);
@@ -79,5 +81,44 @@ describe('objectUrl with a custom endpoint', () => {
   // branch does not; over https "my.bucket.store.example.com" fails the certificate check. The SDK uses path style.
   it('uses path style for a dotted bucket on a custom https endpoint, as the SDK does', () => {
     expect(objectUrl(aws({ s3Endpoint: 'https://store.example.com' }), storage({ bucket: 'my.bucket' }), 'a/b.zip')).toBe('https://store.example.com/my.bucket/a/b.zip');
+  });
+});
+
+describe('holdsBytes: is the stored object the hashed package?', () => {
+  const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+  const b64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
+  const whole = Buffer.from('package bytes');
+  const digest = { sha256: sha(whole), size: whole.length };
+  const parts = [sha('part one'), sha('part two'), sha('part 3')];
+
+  it('yes when S3 kept the SHA-256 we sent (whole object)', () => {
+    expect(holdsBytes({ ContentLength: whole.length, ChecksumSHA256: b64(digest.sha256) }, digest)).toBe(true);
+  });
+
+  it('yes for a multipart object whose composite checksum matches the part hashes, with or without the -N suffix', () => {
+    const multipart = { sha256: 'f'.repeat(64), size: 30, partSha256: parts };
+    const composite = createHash('sha256').update(Buffer.concat(parts.map((p) => Buffer.from(p, 'hex')))).digest('base64');
+    expect(compositeChecksum(parts)).toBe(`${composite}-3`);
+    expect(holdsBytes({ ContentLength: 30, ChecksumSHA256: `${composite}-3` }, multipart)).toBe(true);
+    expect(holdsBytes({ ContentLength: 30, ChecksumSHA256: composite }, multipart)).toBe(true);
+    expect(holdsBytes({ ContentLength: 30, ChecksumSHA256: `${composite}-2` }, multipart)).toBe(false);
+    // Without the part hashes (a record knows only sha256 and size) a composite cannot be checked.
+    expect(holdsBytes({ ContentLength: 30, ChecksumSHA256: `${composite}-3` }, { sha256: multipart.sha256, size: 30 })).toBe(false);
+  });
+
+  it('no when the size or the stored SHA-256 differs, whatever the metadata claims', () => {
+    expect(holdsBytes({ ContentLength: whole.length + 1, ChecksumSHA256: b64(digest.sha256), Metadata: { sha256: digest.sha256 } }, digest)).toBe(false);
+    expect(holdsBytes({ ContentLength: whole.length, ChecksumSHA256: b64(sha('other')), Metadata: { sha256: digest.sha256 } }, digest)).toBe(false);
+  });
+
+  it('no for an object with another algorithm\'s checksum: it came from an upload that did not send ours', () => {
+    expect(holdsBytes({ ContentLength: whole.length, ChecksumCRC32: 'AAAAAA==', Metadata: { sha256: digest.sha256 } }, digest)).toBe(false);
+    expect(holdsBytes({ ContentLength: whole.length, ChecksumCRC64NVME: 'AAAAAAAAAAA=', Metadata: { sha256: digest.sha256 } }, digest)).toBe(false);
+  });
+
+  it('by the metadata only when the store keeps no checksum at all', () => {
+    expect(holdsBytes({ ContentLength: whole.length, Metadata: { sha256: digest.sha256 } }, digest)).toBe(true);
+    expect(holdsBytes({ ContentLength: whole.length, Metadata: { sha256: sha('x') } }, digest)).toBe(false);
+    expect(holdsBytes({ ContentLength: whole.length }, digest)).toBe(false);
   });
 });

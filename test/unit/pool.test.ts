@@ -103,3 +103,37 @@ describe('mapLimit', () => {
     })).rejects.toBe(err);
   });
 });
+
+describe('mapLimit after a failure', () => {
+  it('starts nothing new, lets the tasks in flight finish, then rejects with the first error', async () => {
+    const gates = [deferred<number>(), deferred<number>(), deferred<number>(), deferred<number>()];
+    const started: number[] = [];
+    const finished: number[] = [];
+    const done = mapLimit([0, 1, 2, 3], 2, async (i) => {
+      started.push(i);
+      try {
+        return await gates[i]!.promise;
+      } finally {
+        finished.push(i);
+      }
+    });
+    let settled = false;
+    const outcome = done.then(
+      () => 'resolved',
+      (e: unknown) => e,
+    ).finally(() => {
+      settled = true;
+    });
+    await tick();
+    const first = new Error('part 1 failed');
+    gates[0]!.reject(first);
+    await tick();
+    // Task 1 is still in flight: the call has not settled, and no third task started.
+    expect(started).toEqual([0, 1]);
+    expect(settled).toBe(false);
+    gates[1]!.reject(new Error('a later failure'));
+    expect(await outcome).toBe(first);
+    expect(started).toEqual([0, 1]);
+    expect(finished.sort()).toEqual([0, 1]);
+  });
+});

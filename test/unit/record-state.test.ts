@@ -72,6 +72,9 @@ function memoryStore(initial?: DeploymentRecord) {
       current = change(current);
       return current;
     },
+    async readVersion() {
+      return { record: current, etag: '"x"' };
+    },
   } as unknown as RecordStore;
   return { store, get: () => current, set: (r: DeploymentRecord | undefined) => void (current = r) };
 }
@@ -126,5 +129,28 @@ describe('RunJournal', () => {
     const j = new RunJournal(failing, header, { record: undefined, etag: undefined }, () => false);
     j.settle(fn('a', ID_A, 'deployed'));
     await expect(j.end()).rejects.toThrow(/access denied/);
+  });
+});
+
+describe('RunJournal.end reads back', () => {
+  it('re-applies its entries when another writer replaced them (a store without atomic conditional writes)', async () => {
+    const mem = memoryStore();
+    const j = new RunJournal(mem.store, header, { record: undefined, etag: undefined }, () => true);
+    await j.begin([fn('a', ID_A, 'pending')]);
+    j.settle(fn('a', ID_A, 'deployed'));
+    let lost = false;
+    const store = mem.store as unknown as { update: (e: string, c: (r: DeploymentRecord | undefined) => DeploymentRecord | undefined) => Promise<DeploymentRecord | undefined> };
+    const update = store.update.bind(store);
+    store.update = async (e, c) => {
+      const out = await update(e, c);
+      // The first final write is clobbered by a stale writer that knew nothing of this run.
+      if (!lost) {
+        lost = true;
+        mem.set(base([fn('b', ID_B)]));
+      }
+      return out;
+    };
+    await j.end();
+    expect(mem.get()?.functions.map((f) => [f.id, f.state]).sort()).toEqual([[ID_A, 'deployed'], [ID_B, 'deployed']]);
   });
 });

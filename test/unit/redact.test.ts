@@ -133,3 +133,72 @@ describe('Redactor.redactDeep', () => {
     expect(r.redactDeep({ e: 'secret is pa"ss\\word here' })).toEqual({ e: `secret is ${M} here` });
   });
 });
+
+describe('Redactor: URL userinfo', () => {
+  const r = new Redactor();
+
+  it('masks user and password of any URL, keeping scheme, host and path', () => {
+    expect(r.redact('GET https://deployer:s3cret@meta.example.com/root failed')).toBe(`GET https://${M}@meta.example.com/root failed`);
+    expect(r.redact('see "http://only-user@h:8080/x"')).toBe(`see "http://${M}@h:8080/x"`);
+    expect(r.redact('s3://key:secret@bucket/k')).toBe(`s3://${M}@bucket/k`);
+  });
+
+  it('leaves an @ in a path, query or e-mail address alone', () => {
+    expect(r.redact('https://h.example.com/users/@me?by=a@b.c and ops@example.com')).toBe('https://h.example.com/users/@me?by=a@b.c and ops@example.com');
+  });
+});
+
+describe('Redactor.quote: pieces of a secret in remote text', () => {
+  it('masks any run of 8 or more characters taken from a registered secret, raw or URL-encoded', () => {
+    const r = new Redactor();
+    r.add('tok/abcdefghijklmnop');
+    expect(r.quote("token 'tok/abcde…' expired")).toBe(`token '${M}…' expired`);
+    expect(r.quote('…ghijklmnop, rest')).toBe(`…${M}, rest`);
+    expect(r.quote(`q=${encodeURIComponent('tok/abcdefg')}`)).toBe(`q=${M}`);
+  });
+
+  it('leaves runs shorter than 8 characters, and secrets too short to have pieces', () => {
+    const r = new Redactor();
+    r.add('tok/abcdefghijklmnop');
+    r.add('8charsec');
+    expect(r.quote('tok/abc and hijklmn')).toBe('tok/abc and hijklmn');
+    expect(r.quote('8charse 8charsec')).toBe(`8charse ${M}`);
+  });
+
+  it('masks two separate pieces separately and keeps the text between them', () => {
+    const r = new Redactor();
+    r.add('AAAABBBBCCCCDDDD');
+    expect(r.quote('x AAAABBBB y CCCCDDDD z')).toBe(`x ${M} y ${M} z`);
+  });
+
+  it('is for remote text only: our own lines keep an 8-character coincidence (an account id)', () => {
+    const r = new Redactor();
+    r.add('weak-secret-0123456789');
+    expect(r.redact('arn:aws:iam::123456789012:role/x')).toBe('arn:aws:iam::123456789012:role/x');
+    expect(r.redact('weak-secret-0123456789')).toBe(M);
+  });
+});
+
+describe('Redactor.quote', () => {
+  it('redacts before cutting: a secret across the cut leaves neither a prefix nor half a mask', () => {
+    const r = new Redactor();
+    r.add('sEcReT-0123456789abcdef');
+    const text = `${'x'.repeat(195)}sEcReT-0123456789abcdef tail`;
+    expect(r.quote(text, 200)).toBe(`${'x'.repeat(195)}…`);
+    expect(r.quote(`${'x'.repeat(100)}sEcReT-0123456789abcdef tail`, 200)).toBe(`${'x'.repeat(100)}${M} tail`);
+  });
+
+  it('puts the quote on one line, control characters escaped, and marks a cut with …', () => {
+    const r = new Redactor();
+    expect(r.quote('ERROR: a\n[ ok ] forged\r\x1b[2K', 200)).toBe('ERROR: a\\n[ ok ] forged\\r\\x1b[2K');
+    expect(r.quote('y'.repeat(10), 4)).toBe('yyyy…');
+    expect(r.quote('  short  ')).toBe('short');
+  });
+
+  it('reads a huge text only around the cut', () => {
+    const r = new Redactor();
+    r.add('needle-secret-value');
+    const huge = `${'z'.repeat(50)}needle-secret-value${'z'.repeat(5_000_000)}`;
+    expect(r.quote(huge, 100)).toBe(`${'z'.repeat(50)}${M}${'z'.repeat(40)}…`);
+  });
+});

@@ -48,6 +48,8 @@ export function packaged(file: string, overrides: Partial<PackagedFunction> = {}
     public: true,
     env: {},
     source: 'LAMBDA_ARTIFACTS',
+    partSize: 8 * 1024 * 1024,
+    partSha256: ['a'.repeat(64)],
     sha256: 'a'.repeat(64),
     size: 100,
     ...overrides,

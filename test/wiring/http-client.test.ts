@@ -90,14 +90,14 @@ describe('createHttpClient: retries', () => {
     gw.failNext(1, { status: 200, body: 'ok' });
     expect((await post()).status).toBe(200);
     expect(statuses()).toEqual([0, 200]);
-    expect(collected.lines).toContainEqual(expect.stringMatching(/^ {2}POST .*: connection failed \(.+\); retry 1 in \d ms$/));
+    expect(collected.lines).toContainEqual(expect.stringMatching(/^ {2}POST .*: connection to http:\/\/127\.0\.0\.1:\d+\/\S* failed (before an answer|while reading the answer) \(.+\); retry 1 in \d ms$/));
   });
 
   it('out of tries on dropped connections, throws a NetworkError that is not a timeout', async () => {
     gw.failNext(3, { reset: true });
     const err = await networkError(post());
     expect(err.timedOut).toBe(false);
-    expect(err.message).toMatch(/^connection failed \(.+\)$/);
+    expect(err.message).toMatch(/^connection to http:\/\/127\.0\.0\.1:\d+\/\S* failed (before an answer|while reading the answer) \(.+\)$/);
     expect(statuses()).toEqual([0, 0, 0]);
   });
 
@@ -116,7 +116,7 @@ describe('createHttpClient: retries', () => {
     const url = gw.url;
     await gw.close();
     const err = await networkError(http.request({ method: 'GET', url }));
-    expect([err.message, err.timedOut]).toEqual(['connection failed (ECONNREFUSED)', false]);
+    expect([err.message.replace(/:\d+\//, ':PORT/'), err.timedOut]).toEqual(['connection to http://127.0.0.1:PORT/deploy failed before an answer (ECONNREFUSED)', false]);
   });
 });
 
@@ -125,8 +125,8 @@ describe('createHttpClient: timeouts', () => {
     gw.setDelay(2_000);
     const client = createHttpClient({ timeoutMs: 1_000, retry: FAST_RETRY, log: collected.log });
     const err = await networkError(client.request({ method: 'POST', url: gw.url, json: {}, retry: false }));
-    expect([err.message, err.timedOut]).toEqual(['no answer within 1 s', true]);
-    expect(collected.lines).toContainEqual(expect.stringMatching(new RegExp(`^\\[debug\\] POST ${gw.url} → timeout \\(\\d+ ms\\)$`)));
+    expect([err.message.replace(/:\d+\//, ':PORT/'), err.timedOut]).toEqual([expect.stringMatching(/^no complete answer from http:\/\/127\.0\.0\.1:PORT\/\S* within 1 s/), true]);
+    expect(collected.lines).toContainEqual(expect.stringMatching(new RegExp(`^\\[debug\\] POST ${gw.url} → timeout before an answer \\(\\d+ ms\\)$`)));
   });
 
   it('a timeout is retried like a dropped connection', async () => {

@@ -105,7 +105,7 @@ describe('MetaSession.deploy: creates are not repeated blindly', () => {
     expect(result).toMatchObject({ action: 'created', endpoint: 'created', id: lambda.id });
     expect(world.calls({ [lambda.id]: '{a}' })).toEqual([LAMBDAS, 'GET /root/environments/{env}/lambdas/{a}', ENDPOINTS]);
     expect(world.collected.lines).toContain(`  create lambda '${NAME}': the create's answer was lost but Meta stored it (${lambda.id}); using it`);
-    expect(world.collected.lines).toContainEqual(expect.stringMatching(new RegExp(`^ {2}create lambda '.*': connection failed \\(\\w+\\); checking Meta for id ${lambda.id}, retry 1 in \\d+ ms$`)));
+    expect(world.collected.lines).toContainEqual(expect.stringMatching(new RegExp(`^ {2}create lambda '.*': connection to \\S+ failed \\S+ an answer \\(\\w+\\); checking Meta for id ${lambda.id}, retry 1 in \\d+ ms$`)));
   });
 
   it('an endpoint create whose answer was lost is looked up by its chosen id: one endpoint', async () => {

@@ -22,7 +22,7 @@ let bucket: string;
 beforeAll(async () => {
   s3 = await startS3();
   const aws: AwsSettings = { region: s3.region, s3Endpoint: s3.endpoint, sessionName: 'wiring', durationSeconds: 900, roleChain: [] };
-  client = createS3Client(aws, storage('unused'), { credentials: { accessKeyId: 'AKIDWIRINGTEST', secretAccessKey: AWS_SECRET }, source: 'static' }, 1);
+  client = createS3Client(aws, storage('unused'), { credentials: { accessKeyId: 'AKIDWIRINGTEST', secretAccessKey: AWS_SECRET }, source: 'static' }, { timeoutMs: 30_000, retry: { attempts: 1, baseMs: 1, maxMs: 1 } });
 });
 afterAll(async () => {
   client.destroy();

@@ -1,3 +1,5 @@
+import { redactor } from '../../log/redact.js';
+
 // How the original deployment lambda answers: JSON on success, and on failure HTTP 200 with its
 // plain-text log. Anything that is not a JSON success answer is a failure of that function.
 
@@ -19,7 +21,8 @@ const KNOWN_ERRORS: [RegExp, string][] = [
 /** The first `ERROR:` line of the log, with advice when we recognise it. */
 export function explainLog(text: string): string {
   const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => /\bERROR\b/.test(l));
-  const shown = (line ?? text.trim().split(/\r?\n/)[0] ?? '').slice(0, 200);
+  // Redacted before it is cut short: a cut secret no longer matches the secret.
+  const shown = redactor.quote(line ?? text.trim().split(/\r?\n/)[0] ?? '', 200);
   const advice = KNOWN_ERRORS.find(([re]) => re.test(shown))?.[1];
   return advice ? `'${shown}': ${advice}` : `'${shown || '(empty answer)'}'`;
 }
@@ -37,7 +40,7 @@ export function parseDeployAnswer(text: string): Parsed<GatewayDeployAnswer> {
   const obj = parseObject(text);
   if (!obj) return { ok: false, reason: `answered with a log instead of JSON: ${explainLog(text)}` };
   if (typeof obj.lambda !== 'string' || !/^lambda (created|patched)$/.test(obj.lambda)) {
-    return { ok: false, reason: `answered JSON without a lambda result: ${JSON.stringify(obj).slice(0, 200)}` };
+    return { ok: false, reason: `answered JSON without a lambda result: ${redactor.quote(JSON.stringify(obj), 200)}` };
   }
   return { ok: true, value: { lambda: obj.lambda, api_endpoint: str(obj.api_endpoint), external_url: str(obj.external_url) } };
 }

@@ -3,7 +3,7 @@ import type { GatewaySettings, JobContext } from '../../config/types.js';
 import { RemoteError } from '../../errors.js';
 import { CancelledError, cancellation } from '../../net/cancel.js';
 import type { Logger } from '../../log/logger.js';
-import { NetworkError, type HttpClient, type HttpResponse } from '../../net/http.js';
+import { NetworkError, ResponseTooLarge, type HttpClient, type HttpResponse } from '../../net/http.js';
 import type { DeploymentRecord, RecordedFunction } from '../../record/types.js';
 import { NothingCreated, type Claim, type DeployRequest, type DeployResult, type FieldChange, type GestaltSession, type GestaltTarget, type Placement, type PlanResult, type RemoveResult } from '../types.js';
 import { explainLog, parseDeployAnswer, parseStopAnswer } from './answer.js';
@@ -128,6 +128,7 @@ class GatewaySession implements GestaltSession {
         throw new RemoteError(`The deployment lambda (CI_URL) gave no answer for ${name} in time (${err.message}); it may still be deploying it, so it was not asked again. Rerun the job: a repeated deploy patches the function by name.`, { cause: err });
       }
       if (err instanceof NetworkError) throw new RemoteError(`Could not reach the deployment lambda at CI_URL for ${name}: ${err.message}; check CI_URL and that the runner can reach it.`, { cause: err });
+      if (err instanceof ResponseTooLarge) throw new RemoteError(`The deployment lambda (CI_URL) failed for ${name}: ${err.message}`, { cause: err });
       throw err;
     }
     if (res.status === 401 || res.status === 403) {

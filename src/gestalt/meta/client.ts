@@ -1,6 +1,7 @@
 import { basicAuthValue } from '../../net/auth.js';
 import type { MetaSettings } from '../../config/types.js';
 import { RemoteError } from '../../errors.js';
+import { redactor } from '../../log/redact.js';
 import { type HttpClient, type HttpRequest, type HttpResponse } from '../../net/http.js';
 
 /** A Meta answer outside 2xx, with Meta's own {code, message}. */
@@ -86,12 +87,13 @@ export class MetaClient {
   }
 }
 
+/** Meta's own message, redacted before it is cut short (a cut secret no longer matches the secret). */
 export function metaMessage(res: HttpResponse): string {
   try {
     const body = JSON.parse(res.text) as { message?: unknown };
-    if (typeof body.message === 'string') return body.message;
+    if (typeof body.message === 'string') return redactor.quote(body.message, 300);
   } catch {
     // Not JSON: Meta's router answers some errors in plain text.
   }
-  return res.text.trim().slice(0, 200) || '(empty answer)';
+  return redactor.quote(res.text, 200) || '(empty answer)';
 }

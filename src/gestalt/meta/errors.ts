@@ -1,9 +1,10 @@
 import { RemoteError } from '../../errors.js';
-import { NetworkError } from '../../net/http.js';
+import { NetworkError, ResponseTooLarge } from '../../net/http.js';
 import { MetaError } from './client.js';
 
 /** Meta's answers as one sentence: the call, what went wrong, what to change. */
 export function metaFailure(what: string, err: unknown, org: string): Error {
+  if (err instanceof ResponseTooLarge) return new RemoteError(`Gestalt Meta failed to ${what}: ${err.message}`, { cause: err });
   if (err instanceof RemoteError) return err;
   if (err instanceof NetworkError) return new RemoteError(`Could not reach Gestalt Meta to ${what}: ${err.message}; check GESTALT_META_URL and that the runner can reach it.`, { cause: err });
   if (!(err instanceof MetaError)) return err instanceof Error ? err : new Error(String(err));
