@@ -9,7 +9,7 @@ import { REPO_ROOT } from '../support/template-server.js';
 import { Reference, interpolate, parseCiYaml, readTemplate, resolveJob, strings } from './ci-yaml.js';
 import type { Json } from './ci-yaml.js';
 
-const HIDDEN_JOBS = ['.gestalt-deploy', '.gestalt-stop', '.gestalt-verify', '.gestalt-plan'] as const;
+const HIDDEN_JOBS = ['.gestalt-deploy', '.gestalt-stop', '.gestalt-verify', '.gestalt-rollback', '.gestalt-promote', '.gestalt-prune', '.gestalt-plan'] as const;
 const TIERS = ['production', 'staging', 'testing', 'development', 'other'] as const;
 const TIER_JOBS = ['auto', ...TIERS].map((t) => `.gestalt-deploy-tier:${t}`);
 const INPUT_TYPES = ['string', 'number', 'boolean', 'array'];
@@ -125,7 +125,7 @@ describe('templates/deploy.gitlab-ci.yml: inputs never reach a shell', () => {
         expect(re?.test('$CI_JOB_TOKEN') || re?.test('${CI_JOB_TOKEN}') || re?.test('1 day $CI_JOB_TOKEN'), `${where}: the regex refuses variables`).toBe(false);
       } else if (key === 'resource_group') {
         // A prefix in front of /$CI_ENVIRONMENT_NAME; GitLab expands variables in it, so the regex allows no $, {, } or space.
-        expect(value, where).toMatch(new RegExp(`^\\$\\[\\[ inputs\\.${name} \\]\\]/\\$CI_ENVIRONMENT_NAME$`));
+        expect(value, where).toMatch(new RegExp(`^\\$\\[\\[ inputs\\.${name} \\]\\]/(\\$CI_ENVIRONMENT_NAME|prune)$`));
         for (const bad of ['$CI_JOB_TOKEN', 'a${X}', 'a b', '/a', 'a/', 'a//b']) expect(re?.test(bad), `${where}: ${bad}`).toBe(false);
       } else if (key === 'extends') {
         // A hidden job's name: only a value from a closed list, each of which names a job of this file.
