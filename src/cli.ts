@@ -10,6 +10,14 @@ process.on('warning', (w) => {
   if (w.name !== 'NodeVersionSupportWarning' && !/NodeVersionSupport|support for Node\.js/i.test(w.message)) process.stderr.write(redactor.redact(`${w.name}: ${w.message}\n`));
 });
 
+// A reader that went away (`gestalt-deploy plan | head -1`) ends only the output, quietly: the command still
+// finishes its work and writes its reports. Writes to the closed pipe after this are dropped by the stream.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+
 // With debug on, stack traces name src/… files and lines through the source map next to the bundle (when it is
 // there). Node only maps modules loaded after source maps are switched on, so the bundle loads itself once more;
 // the `?source-maps` copy handles signals and runs the command.

@@ -27,6 +27,23 @@ export class RemoteError extends Error {
   }
 }
 
+/** Independent remote causes found together (the preflight): each is its own sentence, printed on its own line. */
+export class RemoteFailures extends RemoteError {
+  readonly reasons: string[];
+  constructor(reasons: string[]) {
+    super(reasons.join(' '));
+    this.name = 'RemoteFailures';
+    this.reasons = reasons;
+  }
+}
+
+/** The sentences an error stands for: one per cause. */
+export function errorMessages(err: unknown): string[] {
+  if (err instanceof RemoteFailures) return err.reasons;
+  if (err instanceof ConfigError) return err.problems.map((p) => `${p.variable}: ${p.message}`);
+  return [errorMessage(err)];
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);

@@ -1,103 +1,80 @@
-import { debugEnabled, loadConfig, readConfig } from './config/env.js';
-import type { Command } from './config/types.js';
-import { ConfigError, EXIT, RemoteError, errorMessage, type ExitCode } from './errors.js';
+import { debugEnabled } from './config/env.js';
+import type { Config } from './config/types.js';
+import { missingCredentials } from './credentials/index.js';
+import { ConfigError, EXIT, RemoteError, errorMessage, errorMessages, type ExitCode } from './errors.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { CancelledError } from './net/cancel.js';
 import { runDeploy } from './run/deploy.js';
 import { runDoctor } from './run/doctor.js';
+import { parseArgs, type OfferedCommand } from './run/help.js';
 import { runPlan } from './run/plan.js';
+import { writeInvalidReport } from './run/report.js';
 import { runStop } from './run/stop.js';
 import { runHistory } from './run/history.js';
-import { runRollback } from './run/rollback.js';
 import { runPromote } from './run/promote.js';
-import { runVerify } from './run/verify.js';
 import { runPrune } from './run/prune.js';
+import { runRollback } from './run/rollback.js';
+import { validate } from './run/validate.js';
+import { runVerify } from './run/verify.js';
 import { VERSION } from './version.js';
 
-const COMMANDS: readonly Command[] = ['deploy', 'stop', 'plan', 'doctor', 'history', 'rollback', 'promote', 'verify', 'prune'];
-
-const HELP = `gestalt-deploy ${VERSION} — deploy serverless functions to Gestalt from GitLab CI/CD
-
-Usage: gestalt-deploy <command>
-
-Commands:
-  deploy   upload changed packages to S3, create/update the functions and endpoints, record the deployment
-  stop     remove what the environment's deployment record lists, then the record
-  plan     show what deploy would do, without changing anything
-  doctor   check configuration, the ID token's claims, the IAM trust policy and reachability
-  history  the environment's deployments, newest first (gestalt-history.json)
-  rollback go back to an earlier deployment (GESTALT_ROLLBACK_TO; default the previous) from its recorded packages
-  promote  deploy the packages and settings GESTALT_PROMOTE_FROM runs now into this environment, no rebuild
-  verify   call every deployed endpoint until it answers as expected (gestalt-verify.json)
-  prune    stop stale environments matching GESTALT_PRUNE_ENVIRONMENTS, delete unreferenced old packages
-           (gestalt-prune.json); prune --dry-run only lists
-
-Options:
-  --help, -h      this text
-  --version, -v   the version
-
-Configuration comes from job variables (LAMBDA_ARTIFACTS, LAMBDA_RUNTIME, LAMBDA_API, LAMBDA_ENVIRONMENT_ID,
-S3_BUCKET_NAME, CI_URL or GESTALT_META_URL, AWS_ROLE_ARN, ...); see the README's variables table.
-Exit codes: 0 success, 1 a remote operation failed, 2 configuration or usage error (nothing was changed).
-`;
-
 export async function main(argv: string[], env: Record<string, string | undefined>, cwd: string): Promise<ExitCode> {
-  const args = argv.filter((a) => a !== '--debug');
-  if (args.includes('--help') || args.includes('-h') || args.length === 0) {
-    process.stdout.write(HELP);
-    return args.length === 0 ? EXIT.config : EXIT.ok;
-  }
-  if (args.includes('--version') || args.includes('-v')) {
-    process.stdout.write(`${VERSION}\n`);
+  const parsed = parseArgs(argv);
+  if (parsed.kind === 'print') {
+    process.stdout.write(parsed.text);
     return EXIT.ok;
   }
-  const [command, ...given] = args;
-  // prune alone takes an option: --dry-run lists what it would stop and delete.
-  const dryRun = command === 'prune' && given.includes('--dry-run');
-  const rest = given.filter((a) => !(dryRun && a === '--dry-run'));
-  if (!COMMANDS.includes(command as Command) || rest.length > 0) {
-    process.stderr.write(`gestalt-deploy: ${rest.length > 0 ? `unexpected argument '${rest[0]}'` : `unknown command '${command}'`}; use one of ${COMMANDS.join(', ')} (see --help).\n`);
+  if (parsed.kind === 'usage') {
+    process.stderr.write(`gestalt-deploy: ${parsed.message}\n${parsed.help ? `\n${parsed.help}` : ''}`);
     return EXIT.config;
   }
-  const log = createLogger({ debug: argv.includes('--debug') || debugEnabled(env), gitlab: env.GITLAB_CI === 'true' });
+  const { command } = parsed;
+  const log = createLogger({ debug: parsed.debug || debugEnabled(env), gitlab: env.GITLAB_CI === 'true' });
   try {
-    if (command === 'doctor') {
-      // doctor reports configuration problems and goes on checking what it can.
-      const { config, problems } = readConfig('doctor', env, cwd);
-      for (const w of config.warnings) log.warn(w);
-      return await runDoctor(config, problems, log);
+    // Past argument parsing every run validates the same way and leaves a report, whatever happens next.
+    const validation = await validate(command, env, cwd);
+    const { config } = validation;
+    // doctor lists the warnings among its checks.
+    if (command === 'doctor') return await runDoctor(validation, log);
+    for (const w of validation.warnings) log.warn(w);
+    if (validation.problems.length > 0) {
+      await writeInvalidReport(config, command, validation.problems);
+      throw new ConfigError(validation.problems);
     }
-    const config = loadConfig(command as Command, env, cwd);
-    for (const w of config.warnings) log.warn(w);
     log.info(`gestalt-deploy ${VERSION}: ${command} ${config.job.environment ? `environment '${config.job.environment}' ` : ''}via ${config.target.mode} mode`);
-    switch (command as Command) {
-      case 'deploy':
-        return await runDeploy(config, env, log);
-      case 'stop':
-        return await runStop(config, log);
-      case 'plan':
-        return await runPlan(config, env, log);
-      case 'history':
-        return await runHistory(config, log);
-      case 'rollback':
-        return await runRollback(config, log);
-      case 'promote':
-        return await runPromote(config, log);
-      case 'verify':
-        return await runVerify(config, log);
-      case 'prune':
-        return await runPrune({ ...config, lifecycle: { ...config.lifecycle, dryRun } }, log);
-    }
+    return await run(command, parsed.dryRun ? { ...config, lifecycle: { ...config.lifecycle, dryRun: true } } : config, env, log);
   } catch (err) {
     return reportFailure(err, log);
   }
-  return EXIT.ok;
+}
+
+function run(command: Exclude<OfferedCommand, 'doctor'>, config: Config, env: Record<string, string | undefined>, log: Logger): Promise<ExitCode> {
+  switch (command) {
+    case 'deploy':
+      return runDeploy(config, env, log);
+    case 'stop':
+      return runStop(config, log);
+    case 'plan':
+      return runPlan(config, env, log);
+    case 'history':
+      return runHistory(config, log);
+    case 'rollback':
+      return runRollback(config, log);
+    case 'promote':
+      return runPromote(config, log);
+    case 'verify':
+      return runVerify(config, log);
+    case 'prune':
+      return runPrune(config, log);
+  }
 }
 
 function reportFailure(err: unknown, log: Logger): ExitCode {
-  if (err instanceof ConfigError) {
-    log.error(`configuration error (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}); nothing was changed:`);
-    for (const p of err.problems) log.info(`  - ${p.variable}: ${p.message}`);
+  // No credentials anywhere shows up at the first AWS call, whichever it is: still a configuration mistake.
+  const config = err instanceof ConfigError ? err : missingCredentials(err);
+  if (config) {
+    log.error(`configuration error (${config.problems.length} problem${config.problems.length === 1 ? '' : 's'}); nothing was changed:`);
+    for (const p of config.problems) log.info(`  - ${p.variable}: ${p.message}`);
     return EXIT.config;
   }
   if (err instanceof CancelledError) {
@@ -105,7 +82,7 @@ function reportFailure(err: unknown, log: Logger): ExitCode {
     return err.signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
   }
   if (err instanceof RemoteError) {
-    log.error(err.message);
+    for (const m of errorMessages(err)) log.error(m);
     return EXIT.remote;
   }
   // Not an expected failure: say so, and keep the stack for GESTALT_DEBUG.

@@ -6,8 +6,13 @@ import { escapeControl, hasControlChars } from '../log/printable.js';
 import { hashFile, matchFiles, type FileDigest } from './files.js';
 
 /** One package as it will be deployed: its settings resolved (runtime required, handler rendered). */
-export interface FunctionSpec extends Omit<FunctionSettings, 'runtime'> {
+export interface FunctionSpec extends Omit<FunctionSettings, 'runtime' | 'handler'> {
   name: string;
+  handler: string;
+  /** Neither LAMBDA_HANDLER nor handler: was set, so the handler is the file name (wrong for an archive). */
+  handlerDefaulted?: boolean;
+  /** primary: true in the functions file: its URL is the environment URL. */
+  primary?: boolean;
   file: string; // package file name
   relPath: string;
   absPath: string;
@@ -54,7 +59,9 @@ export async function resolveFunctions(config: FunctionInputs, sources: Function
         relPath: f.relPath,
         absPath: f.absPath,
         runtime: runtime ?? '',
-        handler: settings.handler.replaceAll('{file}', file).replaceAll('{basename}', basename(file, extname(file))),
+        handler: (settings.handler ?? '{file}').replaceAll('{file}', file).replaceAll('{basename}', basename(file, extname(file))),
+        handlerDefaulted: settings.handler === undefined,
+        ...(src.overrides.primary ? { primary: true } : {}),
         memory: settings.memory,
         cpus: settings.cpus,
         timeout: settings.timeout,

@@ -1,29 +1,39 @@
-// "Did you mean …?": the nearest known name by edit distance, for typos in variables, commands and names.
+// "Did you mean …?" for variable names, commands and flags: the known name nearest to a typo.
 
-/** Levenshtein distance, iterative with one row: names here are short. */
+/** Levenshtein distance: insertions, deletions and substitutions, each costing one. */
 export function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    const next = [i];
+    const current = [i];
     for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution);
     }
-    row = next;
+    previous = current;
   }
-  return row[b.length] ?? 0;
+  return previous[b.length] as number;
 }
 
-/** The closest candidate within `maxDistance` edits (not the word itself), or undefined. */
-export function closestName(word: string, candidates: readonly string[], maxDistance: number): string | undefined {
+/**
+ * The candidate nearest to `name`, when it is near enough to be a typo of it: at most a third of the
+ * name's length (and at least 2) edits away, or the shortest candidate that `name` begins. Ties go to
+ * the first candidate, so the answer is stable.
+ */
+export function closest(name: string, candidates: readonly string[]): string | undefined {
+  const limit = Math.max(2, Math.floor(name.length / 3));
   let best: string | undefined;
-  let bestDistance = maxDistance + 1;
-  for (const c of candidates) {
-    if (c === word) continue;
-    const d = editDistance(word, c);
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    // Case-insensitive: lambda_memory is as much a typo of LAMBDA_MEMORY as LAMBDA_MEMMORY is.
+    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
     if (d < bestDistance) {
-      best = c;
+      best = candidate;
       bestDistance = d;
     }
   }
-  return best;
+  if (bestDistance <= limit) return best;
+  // A name cut short (S3_BUCKET for S3_BUCKET_NAME) is far in edits but plain to a reader.
+  const lower = name.toLowerCase();
+  const longer = candidates.filter((c) => lower.length >= 3 && c.toLowerCase().startsWith(lower));
+  return longer.sort((a, b) => a.length - b.length)[0];
 }

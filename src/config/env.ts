@@ -37,15 +37,22 @@ export function readConfig(command: Command, env: Record<string, string | undefi
   const storage = readStorage(c, job);
 
   const functionsFile = readFunctionsFile(c, job.projectDir, writes);
-  const artifacts = splitList(c.get('LAMBDA_ARTIFACTS'));
-  if (writes && artifacts.length === 0 && !functionsFile) {
+  const listed = splitList(c.get('LAMBDA_ARTIFACTS'));
+  if (writes && listed.length === 0 && !functionsFile) {
     c.problem('LAMBDA_ARTIFACTS', `is not set; list the function packages to deploy as glob patterns relative to the project dir, e.g. "dist/*.zip" (or describe them in ${DEFAULT_FUNCTIONS_FILE}).`);
   }
-  for (const pattern of artifacts) {
+  // A pattern found wrong here is not matched as well, so its one cause gives one sentence.
+  const artifacts = listed.filter((pattern) => {
     if (isAbsolute(pattern) || pattern.split('/').includes('..')) {
       c.problem('LAMBDA_ARTIFACTS', `pattern '${pattern}' reaches outside the project dir; use a path relative to ${job.projectDir} without '..'.`);
+      return false;
     }
-  }
+    if (hasTopLevelComma(pattern)) {
+      c.problem('LAMBDA_ARTIFACTS', `'${pattern}' holds a comma; patterns are separated by spaces or newlines, not commas: write "${pattern.split(',').filter(Boolean).join(' ')}" (braces keep alternatives inside one pattern: dist/{a,b}.zip).`);
+      return false;
+    }
+    return true;
+  });
 
   const api = c.get('LAMBDA_API');
   const environmentId = c.uuid('LAMBDA_ENVIRONMENT_ID', c.get('LAMBDA_ENVIRONMENT_ID'), 'Gestalt environment id');
@@ -54,7 +61,8 @@ export function readConfig(command: Command, env: Record<string, string | undefi
 
   const defaults = {
     runtime: c.get('LAMBDA_RUNTIME'),
-    handler: c.get('LAMBDA_HANDLER') ?? '{file}',
+    // Unset stays unset: a single-file package defaults to its file name, an archive has no default (run/validate.ts).
+    handler: c.get('LAMBDA_HANDLER'),
     memory: c.int('LAMBDA_MEMORY', 512, 32, 65536, 'the function memory in MB'),
     cpus: c.number('LAMBDA_CPUS', 0.1, 0.01, 64, 'the function CPU share'),
     timeout: c.int('LAMBDA_TIMEOUT', 30, 1, 86400, 'the function timeout in seconds'),
@@ -90,6 +98,7 @@ export function readConfig(command: Command, env: Record<string, string | undefi
     environmentId,
     defaults,
     nameTemplate,
+    environmentUrlFunction: c.get('GESTALT_ENVIRONMENT_URL_FUNCTION'),
     functionsFile,
     concurrency: c.int('GESTALT_CONCURRENCY', 8, 1, 64, 'the number of parallel uploads and API calls'),
     debug,
@@ -102,6 +111,17 @@ export function readConfig(command: Command, env: Record<string, string | undefi
     warnings: c.warnings,
   };
   return { config, problems: c.problems };
+}
+
+/** A comma outside {…}: a list written with commas, not a brace alternative. */
+function hasTopLevelComma(pattern: string): boolean {
+  let depth = 0;
+  for (const ch of pattern) {
+    if (ch === '{') depth++;
+    else if (ch === '}') depth = Math.max(0, depth - 1);
+    else if (ch === ',' && depth === 0) return true;
+  }
+  return false;
 }
 
 /** GESTALT_DEBUG, or GitLab's CI_DEBUG_TRACE; read before the rest so configuration errors can be debugged too. */

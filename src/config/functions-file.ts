@@ -12,7 +12,7 @@ import type { FunctionSettings, FunctionSource } from './types.js';
 // Keys that become Gestalt lambda/endpoint properties only meta mode can set (the deployment lambda ignores them).
 const META_ONLY_KEYS = ['secrets', 'schedule', 'headers', 'pre_warm', 'isolate', 'endpoint'] as const;
 const SETTING_KEYS = ['runtime', 'handler', 'memory', 'cpus', 'timeout', 'public', 'methods', 'env', ...META_ONLY_KEYS] as const;
-const FUNCTION_KEYS = ['artifact', 'name', 'verify', ...SETTING_KEYS] as const;
+const FUNCTION_KEYS = ['artifact', 'name', 'primary', 'verify', ...SETTING_KEYS] as const;
 
 type Overrides = FunctionSource['overrides'];
 
@@ -77,10 +77,14 @@ export function parseFunctionsFile(text: string, fileName: string, env: Record<s
     const nameNode = item.get('name', true) as Node | undefined;
     if (nameNode !== undefined && !(isScalar(nameNode) && typeof nameNode.value === 'string' && nameNode.value.trim())) add(nameNode, 'name: must be a non-empty string.');
     const name = isScalar(nameNode) && typeof nameNode.value === 'string' ? nameNode.value.trim() : undefined;
+    // primary: true picks the environment URL; one function only (checked once the artifacts are matched).
+    const primaryNode = item.get('primary', true) as Node | undefined;
+    if (primaryNode !== undefined && !(isScalar(primaryNode) && typeof primaryNode.value === 'boolean')) add(primaryNode, 'primary: must be true or false.');
+    const primary = isScalar(primaryNode) && primaryNode.value === true;
     // env and endpoint merge with the defaults' (a function adds variables or options); every other setting replaces.
     const mergedEnv = defaults.env || overrides.env ? { env: { ...defaults.env, ...overrides.env } } : {};
     const mergedEndpoint = defaults.endpoint || overrides.endpoint ? { endpoint: { ...defaults.endpoint, ...overrides.endpoint } } : {};
-    sources.push({ source: at(item), patterns, overrides: { ...defaults, ...overrides, ...mergedEnv, ...mergedEndpoint, ...(name ? { name } : {}) } });
+    sources.push({ source: at(item), patterns, overrides: { ...defaults, ...overrides, ...mergedEnv, ...mergedEndpoint, ...(name ? { name } : {}), ...(primary ? { primary } : {}) } });
   }
   return { sources, problems };
 }

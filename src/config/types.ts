@@ -22,7 +22,7 @@ export interface JobContext {
 /** Per-function settings; LAMBDA_* give the defaults, the functions file overrides per function. */
 export interface FunctionSettings extends GestaltSettings {
   runtime?: string;
-  handler: string; // may hold {file}
+  handler?: string; // may hold {file}; unset: the package's file name, for single-file packages only
   memory: number;
   cpus: number;
   timeout: number;
@@ -84,7 +84,7 @@ export interface EndpointSettings {
 export interface FunctionSource {
   source: string; // for messages: 'LAMBDA_ARTIFACTS' or 'gestalt-deploy.yml:12'
   patterns: string[];
-  overrides: Partial<FunctionSettings> & { name?: string };
+  overrides: Partial<FunctionSettings> & { name?: string; primary?: boolean };
 }
 
 export interface BasicAuth {
@@ -154,6 +154,8 @@ export interface Config {
   environmentId?: string;
   defaults: FunctionSettings;
   nameTemplate: string;
+  /** GESTALT_ENVIRONMENT_URL_FUNCTION: the function (name or package file name) whose URL GitLab shows. */
+  environmentUrlFunction?: string;
   /** Absolute path of the per-function YAML file, when one applies. */
   functionsFile?: string;
   concurrency: number;
@@ -162,7 +164,10 @@ export interface Config {
   http: { timeoutMs: number; retry: RetryPolicy };
   outputDir: string;
   lifecycle: LifecycleSettings;
-  /** Settings that work but deserve a word, printed before the command runs. */
+  /**
+   * Settings that work but deserve a word (env.ts), then what validation adds (unknown variables, archives in
+   * gateway mode): printed once before the command runs (doctor: among its checks), kept in the report.
+   */
   warnings: string[];
 }
 

@@ -1,4 +1,4 @@
-import { awsErrorName, type SdkErrorShape } from '../net/aws-errors.js';
+import { awsErrorName, networkCode, type SdkErrorShape } from '../net/aws-errors.js';
 import type { Verdict } from '../net/retry.js';
 
 // Which STS failures are worth another try. Everything not listed here is permanent: a bad audience
@@ -17,8 +17,6 @@ const TRANSIENT_NAMES = new Set([
   'ServiceUnavailableException',
 ]);
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'TimeoutError']);
-
 
 export function isVerificationKeyError(err: unknown): boolean {
   return /verification key/i.test((err as SdkErrorShape)?.message ?? '');
@@ -34,6 +32,6 @@ export function classifyAwsError(err: unknown): Verdict {
   if (isVerificationKeyError(err)) return 'retry';
   const status = e?.$metadata?.httpStatusCode;
   if (status !== undefined && (status >= 500 || status === 429)) return 'retry';
-  if (status === undefined && (NETWORK_CODES.has(e?.code ?? '') || NETWORK_CODES.has(e?.name ?? ''))) return 'retry';
+  if (status === undefined && networkCode(err) !== undefined) return 'retry';
   return 'fail';
 }

@@ -1,6 +1,6 @@
 import type { AwsSettings } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import { awsErrorName } from '../net/aws-errors.js';
+import { awsErrorName, networkCode } from '../net/aws-errors.js';
 import { isVerificationKeyError } from './classify.js';
 
 // Turns "Not authorized to perform sts:AssumeRoleWithWebIdentity" into what to change: the token's
@@ -130,5 +130,12 @@ export function explainStsFailure(err: unknown, aws: AwsSettings, log: Logger): 
   if (name === 'ValidationError') {
     return `AssumeRoleWithWebIdentity for ${role} failed: ${message} (check AWS_ROLE_ARN and AWS_ROLE_SESSION_NAME).`;
   }
+  const unreachable = networkCode(err);
+  if (unreachable) return `AssumeRoleWithWebIdentity for ${role} failed: ${stsUnreachable(unreachable, aws.stsEndpoint)}`;
   return `AssumeRoleWithWebIdentity for ${role} failed after retries: ${name}: ${message}${aws.stsEndpoint ? ` (STS endpoint ${aws.stsEndpoint})` : ''}.`;
+}
+
+/** No HTTP answer from STS: the endpoint override (or the region that names it) is what to check. */
+export function stsUnreachable(code: string, endpoint: string | undefined): string {
+  return `STS${endpoint ? ` at ${endpoint}` : ''} could not be reached (${code}) after retries; check AWS_ENDPOINT_URL_STS (unset it for AWS itself) or AWS_REGION, and that the runner can reach STS.`;
 }

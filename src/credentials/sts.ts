@@ -7,9 +7,9 @@ import { redactor } from '../log/redact.js';
 import { BoundedHttpHandler } from '../net/aws-http.js';
 import { DeadlineExceeded, ResponseTooLarge } from '../net/http.js';
 import { withRetry } from '../net/retry.js';
-import { awsErrorName } from '../net/aws-errors.js';
+import { awsErrorName, networkCode } from '../net/aws-errors.js';
 import { classifyAwsError } from './classify.js';
-import { explainStsFailure } from './diagnose.js';
+import { explainStsFailure, stsUnreachable } from './diagnose.js';
 
 export interface Issued {
   credentials: AwsCredentialIdentity & { expiration?: Date };
@@ -97,7 +97,7 @@ export async function assumeChain(aws: AwsSettings, start: Issued, http: Config[
       throw new RemoteError(
         name === 'AccessDenied' || name === 'AccessDeniedException'
           ? `AssumeRole ${roleArn} from ${current.assumedArn} was denied (AWS_ROLE_CHAIN): the target role's trust policy must allow "sts:AssumeRole" for principal ${current.assumedArn.replace(/^arn:aws:sts::(\d+):assumed-role\/([^/]+)\/.*$/, 'arn:aws:iam::$1:role/$2')}, and that role needs sts:AssumeRole on ${roleArn}.`
-          : `AssumeRole ${roleArn} (AWS_ROLE_CHAIN) failed: ${name}: ${(err as Error).message}`,
+          : `AssumeRole ${roleArn} (AWS_ROLE_CHAIN) failed: ${networkCode(err) ? stsUnreachable(networkCode(err) as string, aws.stsEndpoint) : `${name}: ${(err as Error).message}`}`,
         { cause: err },
       );
     } finally {

@@ -1,7 +1,7 @@
 import type { PackagedFunction } from '../artifacts/functions.js';
 import type { Config } from '../config/types.js';
 import { pickGestaltSettings } from './gestalt-settings.js';
-import type { HistoryCommand, HistoryEntry, HistoryFunction } from './types.js';
+import type { HistoryCommand, HistoryEntry, HistoryFunction, ReportedHistoryEntry } from './types.js';
 
 /** What a history entry keeps of one deployed function: enough to deploy it again without the checkout. */
 export function historyFunction(fn: PackagedFunction, packageKey: string): HistoryFunction {
@@ -64,4 +64,9 @@ export function newEntry(config: Config, command: HistoryCommand, functions: His
     ...(from ? { from: from.label } : {}),
     functions: [...functions].sort((a, b) => a.name.localeCompare(b.name)),
   };
+}
+
+/** What gestalt-deploy.json and gestalt-history.json say of an entry: everything but the env values. */
+export function reportedEntry(e: HistoryEntry): ReportedHistoryEntry {
+  return { ...e, functions: e.functions.map((f) => ({ ...f, env: Object.keys(f.env).sort() })) };
 }

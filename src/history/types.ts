@@ -39,6 +39,9 @@ export interface HistoryEntry {
   functions: HistoryFunction[];
 }
 
+/** An entry as the JSON reports show it: env by names only, since a value may be a credential. */
+export type ReportedHistoryEntry = Omit<HistoryEntry, 'functions'> & { functions: (Omit<HistoryFunction, 'env'> & { env: string[] })[] };
+
 export interface DeploymentHistory {
   schema: 1;
   environment: string;

@@ -18,12 +18,15 @@ const VERIFY_ROUNDS = 3;
  */
 export class RunJournal {
   private readonly entries = new Map<string, RecordedFunction>();
-  private readonly seenAtStart: Set<string>;
+  /** The record's entries when this run started, with their state then. */
+  private readonly seenAtStart: Map<string, RecordedFunction['state']>;
   private readonly touched = new Set<string>();
   private readonly dropped = new Set<string>();
   private writing: Promise<void> | undefined;
   private dirty = false;
   private lastError: unknown;
+  /** Whether the environment has a record in S3 as far as this run knows (its last successful write, or the start). */
+  exists: boolean;
 
   constructor(
     private readonly store: RecordStore,
@@ -31,12 +34,13 @@ export class RunJournal {
     private readonly start: RecordVersion,
     private readonly mayExist: (id: string) => boolean,
   ) {
-    this.seenAtStart = new Set((start.record?.functions ?? []).map(keyOf));
+    this.seenAtStart = new Map((start.record?.functions ?? []).map((f) => [keyOf(f), f.state]));
+    this.exists = start.record !== undefined;
   }
 
   async begin(pending: RecordedFunction[]): Promise<void> {
     for (const f of pending) this.put(f);
-    await this.store.update(this.header.environment, (current) => this.apply(current), this.start);
+    this.exists = (await this.store.update(this.header.environment, (current) => this.apply(current), this.start)) !== undefined;
   }
 
   settle(entry: RecordedFunction): void {
@@ -81,6 +85,9 @@ export class RunJournal {
       // Another entry of a name this run deploys: keep it unless this run saw it at the start and its
       // resource is known to be gone (a concurrent job's entry, or a duplicate that may exist, stays).
       if (!this.seenAtStart.has(key)) return true;
+      // Pending at the start: another run's claim whose create may not have landed when this run looked, so
+      // its absence from this run's lookups proves nothing. Only stop removes such an entry.
+      if (this.seenAtStart.get(key) === 'pending') return true;
       return f.id !== undefined && this.mayExist(f.id);
     });
     if (kept.length === 0 && this.entries.size === 0) return undefined;
@@ -105,7 +112,7 @@ export class RunJournal {
       while (this.dirty) {
         this.dirty = false;
         try {
-          await this.store.update(this.header.environment, (current) => this.apply(current));
+          this.exists = (await this.store.update(this.header.environment, (current) => this.apply(current))) !== undefined;
           this.lastError = undefined;
         } catch (err) {
           this.lastError = err;

@@ -1,4 +1,5 @@
-import type { HistoryEntry } from '../history/types.js';
+import type { FieldChange } from '../gestalt/types.js';
+import type { ReportedHistoryEntry } from '../history/types.js';
 
 /** One function's line in gestalt-deploy.json. */
 export interface FunctionReport {
@@ -14,19 +15,28 @@ export interface FunctionReport {
   url?: string;
   id?: string;
   changed?: string[];
-  /** Each changed setting with its current and new value (plan and deploy). */
-  changes?: { field: string; from: string; to: string }[];
+  /** Each changed setting with its current and new value (plan and deploy; env: names only, values may be secret). */
+  changes?: FieldChange[];
   error?: string;
+}
+
+/** One line of doctor's checks. */
+export interface Check {
+  status: 'ok' | 'fail' | 'warn';
+  text: string;
 }
 
 export interface RunReport {
   tool: 'gestalt-deploy';
   version: string;
-  command: 'deploy' | 'stop' | 'plan' | 'history' | 'rollback' | 'promote' | 'verify' | 'prune';
-  status: 'success' | 'partial' | 'failed' | 'nothing-to-do' | 'cancelled';
+  command: 'deploy' | 'stop' | 'plan' | 'doctor' | 'history' | 'rollback' | 'promote' | 'verify' | 'prune';
+  /** invalid: a configuration error; nothing remote was written (the problems say why). */
+  status: 'success' | 'partial' | 'failed' | 'nothing-to-do' | 'cancelled' | 'invalid';
   mode: 'gateway' | 'meta';
   environment: string;
   environmentUrl?: string;
+  /** The function whose URL is the environment URL (GESTALT_ENVIRONMENT_URL_FUNCTION or primary: true); else the first by name. */
+  environmentUrlFunction?: string;
   record?: string;
   /** false when the record write failed: the report still lists what exists. */
   recordWritten?: boolean;
@@ -40,10 +50,13 @@ export interface RunReport {
   totals: { functions: number; failed: number; bytesUploaded: number };
   functions: FunctionReport[];
   errors: string[];
+  /** Configuration problems, each naming its variable or file:line. */
+  problems?: { variable: string; message: string }[];
+  warnings?: string[];
+  /** doctor: what it checked (gestalt-doctor.json); verify: one line per endpoint called (gestalt-verify.json). */
+  checks?: Check[] | VerifyCheck[];
   /** history: the entries, newest first; deploy/rollback/promote: the entry this run added. */
-  history?: HistoryEntry[];
-  /** verify: one line per endpoint called. */
-  checks?: VerifyCheck[];
+  history?: ReportedHistoryEntry[];
   /** plan: what it read, so `deploy` with GESTALT_PLAN can refuse when any of it changed since. */
   reviewed?: ReviewedPlan;
   /** prune: what was (or, with --dry-run, would be) deleted and stopped. */

@@ -4,14 +4,16 @@ import { formatBytes, formatTable } from '../log/format.js';
 import { redactor } from '../log/redact.js';
 import type { RunReport } from './types.js';
 
-export const REPORT_FILES = { env: 'gestalt-deploy.env', json: 'gestalt-deploy.json', annotations: 'gestalt-annotations.json', plan: 'gestalt-plan.json', history: 'gestalt-history.json', verify: 'gestalt-verify.json', prune: 'gestalt-prune.json' } as const;
+export const REPORT_FILES = { env: 'gestalt-deploy.env', json: 'gestalt-deploy.json', annotations: 'gestalt-annotations.json', plan: 'gestalt-plan.json', doctor: 'gestalt-doctor.json', history: 'gestalt-history.json', verify: 'gestalt-verify.json', prune: 'gestalt-prune.json' } as const;
 
 /**
- * The environment URL GitLab shows: the first function (by name) that has one, so the choice never
- * depends on which request finished first.
+ * The environment URL GitLab shows: the chosen function's (GESTALT_ENVIRONMENT_URL_FUNCTION or primary: true)
+ * when it has one, else the first function (by name) that has one, so the choice never depends on which
+ * request finished first.
  */
-export function environmentUrl(report: Pick<RunReport, 'functions'>): string | undefined {
-  return [...report.functions].sort((a, b) => a.name.localeCompare(b.name)).find((f) => f.url)?.url;
+export function environmentUrl(report: Pick<RunReport, 'functions' | 'environmentUrlFunction'>): string | undefined {
+  const chosen = report.environmentUrlFunction ? report.functions.find((f) => f.name === report.environmentUrlFunction && f.url) : undefined;
+  return chosen?.url ?? [...report.functions].sort((a, b) => a.name.localeCompare(b.name)).find((f) => f.url)?.url;
 }
 
 function dotenv(report: RunReport): string {
@@ -41,9 +43,10 @@ function annotations(report: RunReport): object {
 export async function writeReports(dir: string, report: RunReport): Promise<void> {
   const safe = redactor.redactDeep(report);
   const json = `${JSON.stringify(safe, null, 2)}\n`;
-  // A plan must not overwrite the last deploy's report when both run in one working directory.
+  // Read-only and checking commands have their own file, so the last deploy's report, dotenv and annotations
+  // stay when both run in one working directory.
   if (report.command === 'plan') return writeFile(join(dir, REPORT_FILES.plan), json);
-  // Read-only and checking commands have their own file, so the deploy's dotenv and annotations stay.
+  if (report.command === 'doctor') return writeFile(join(dir, REPORT_FILES.doctor), json);
   if (report.command === 'history' || report.command === 'verify' || report.command === 'prune') return writeFile(join(dir, REPORT_FILES[report.command]), json);
   const writes = [writeFile(join(dir, REPORT_FILES.json), json)];
   {

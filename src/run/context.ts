@@ -15,6 +15,7 @@ import { ConfigError, EXIT, type ExitCode } from '../errors.js';
 import { cancellation } from '../net/cancel.js';
 import { collectFunctions } from './functions.js';
 import { HistoryStore } from '../history/store.js';
+import { preflight } from './preflight.js';
 
 /** Everything a command talks to, built once after configuration has been validated; `timings` gets the credentials phase. */
 export interface RunContext {
@@ -55,19 +56,18 @@ export async function timed<T>(timings: Record<string, number>, phase: string, b
 
 /**
  * What deploy and plan both start from: the packages (local checks first), then the context, and the
- * environment's record read beside the Gestalt lookups.
+ * preflight (bucket, Gestalt lookups, the environment's record), all read-only, before anything is written.
  */
 export async function openDeployment(config: Config, env: Record<string, string | undefined>, log: Logger, report: RunReport, purpose: 'deploy' | 'plan') {
   const timings = report.timingsMs;
   const functions = await timed(timings, 'artifacts', () => collectFunctions(config, env, log));
   const ctx = await openContext(config, log, timings);
-  report.record = ctx.records.uri(config.job.environment);
   const placement: Placement = { api: config.api as string, environmentId: config.environmentId as string };
-  const [version, session] = await timed(timings, 'lookup', () =>
-    log.section('lookup', `Gestalt: ${ctx.target.label}`, async () => {
-      const opened = await Promise.all([readRecord(ctx), ctx.target.open(placement, purpose)]);
+  const { version, session } = await timed(timings, 'lookup', () =>
+    log.section('lookup', `Preflight (read-only): s3://${config.storage.bucket}, ${ctx.target.label}`, async () => {
+      const opened = await preflight(ctx, placement, purpose, () => readRecord(ctx));
       // Before any write: what only Gestalt can tell about the functions' settings (meta: their secrets).
-      await opened[1].preflight?.(functions);
+      await opened.session.preflight?.(functions);
       return opened;
     }),
   );

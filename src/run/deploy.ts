@@ -2,17 +2,17 @@ import type { PackagedFunction } from '../artifacts/functions.js';
 import type { Config } from '../config/types.js';
 import { EXIT, errorMessage, type ExitCode } from '../errors.js';
 import { NothingCreated, type Claim, type DeployResult, type GestaltSession } from '../gestalt/types.js';
-import { formatBytes } from '../log/format.js';
 import type { Logger } from '../log/logger.js';
 import { cancellation } from '../net/cancel.js';
 import { mapLimit } from '../net/pool.js';
 import { RunJournal } from '../record/journal.js';
 import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
 import type { RecordVersion } from '../record/store.js';
-import { historyFunction, newEntry } from '../history/entry.js';
+import { historyFunction, newEntry, reportedEntry } from '../history/entry.js';
 import type { HistoryCommand, HistoryEntry } from '../history/types.js';
 import type { FunctionReport, RunReport } from '../reports/types.js';
 import { packageKey } from '../storage/packages.js';
+import { uploadProgress, uploadSummary } from '../storage/progress.js';
 import { cancelledExit, openDeployment, recordHeader, timed, type RunContext } from './context.js';
 import { withReport } from './report.js';
 import { checkPlan, reviewedState } from './plan-check.js';
@@ -95,13 +95,15 @@ export async function converge(input: Convergence): Promise<ExitCode> {
     await timed(timings, 'record', async () => {
       try {
         await journal.end();
-        log.info(`Deployment record: ${ctx.records.uri(config.job.environment)}`);
+        if (journal.exists) log.info(`Deployment record: ${ctx.records.uri(config.job.environment)}`);
       } catch (err) {
         report.recordWritten = false;
         report.errors.push(errorMessage(err));
         log.error(errorMessage(err));
       }
     });
+    // The report (and so the dotenv) names the record only when there is one in S3.
+    if (journal.exists) report.record = ctx.records.uri(config.job.environment);
   }
   if (cancellation.signal) return cancelledExit(report, log);
   if (report.functions.some((f) => f.error) || report.recordWritten === false) return EXIT.remote;
@@ -112,7 +114,7 @@ export async function converge(input: Convergence): Promise<ExitCode> {
 async function addHistory(ctx: RunContext, report: RunReport, e: Omit<HistoryEntry, 'number'>): Promise<ExitCode> {
   try {
     const added = await ctx.history.append(ctx.config.job.environment, e);
-    report.history = [added];
+    report.history = [reportedEntry(added)];
     ctx.log.info(`History: entry #${added.number} (${added.command}) in ${ctx.history.uri(ctx.config.job.environment)}`);
     return EXIT.ok;
   } catch (err) {
@@ -152,10 +154,11 @@ async function upload(ctx: RunContext, staged: Staged[], inPlace: boolean): Prom
         const state = inPlace ? 'present' : await packages.state(key, fn);
         cancellation.throwIfRequested();
         if (state === 'absent') {
-          await packages.upload(key, fn);
+          const started = performance.now();
+          await packages.upload(key, fn, uploadProgress({ label: fn.relPath, total: fn.size, write: (line) => log.info(line) }));
           s.upload = 'uploaded';
           s.bytesUploaded = fn.size;
-          log.info(`  uploaded ${fn.relPath} (${formatBytes(fn.size)}) → ${key}`);
+          log.info(`  uploaded ${fn.relPath} (${uploadSummary(fn.size, performance.now() - started)}) → ${key}`);
         } else {
           if (config.storage.access === 'public') await packages.makePublic(key);
           log.info(`  ${inPlace ? 'recorded' : 'unchanged'} ${fn.relPath}: ${key} already present, not uploaded`);

@@ -1,5 +1,6 @@
 import type { Config } from '../config/types.js';
 import { EXIT, type ExitCode } from '../errors.js';
+import { reportedEntry } from '../history/entry.js';
 import type { HistoryEntry } from '../history/types.js';
 import { formatTable } from '../log/format.js';
 import type { Logger } from '../log/logger.js';
@@ -12,7 +13,7 @@ export async function runHistory(config: Config, log: Logger): Promise<ExitCode>
     const ctx = await openContext(config, log, report.timingsMs);
     const environment = config.job.environment;
     const history = await timed(report.timingsMs, 'lookup', () => ctx.history.read(environment));
-    report.history = history.entries;
+    report.history = history.entries.map(reportedEntry);
     if (history.entries.length === 0) {
       log.info(`No history for environment '${environment}' in ${ctx.history.uri(environment)}: nothing was deployed there by this version yet.`);
       report.status = 'nothing-to-do';

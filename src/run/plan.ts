@@ -15,6 +15,7 @@ export async function runPlan(config: Config, env: Record<string, string | undef
     const timings = report.timingsMs;
     const { functions, ctx, version, session } = await openDeployment(config, env, log, report, 'plan');
     const previous = version.record;
+    report.record = ctx.records.uri(config.job.environment);
     report.functions = await timed(timings, 'plan', () =>
       mapLimit(functions, config.concurrency, async (fn): Promise<FunctionReport> => {
         const key = packageKey(config.storage, fn.sha256, fn.file);
@@ -29,9 +30,8 @@ export async function runPlan(config: Config, env: Record<string, string | undef
     const rows = report.functions.map((f) => [f.name, f.upload ? `${f.upload}${f.upload === 'would upload' && f.size ? ` ${formatBytes(f.size)}` : ''}` : '', f.action, (f.changes?.map((c) => c.field) ?? f.changed ?? []).join(', '), f.endpoint ?? '']);
     log.info(`\nPlan for environment '${config.job.environment}' (${ctx.target.label}); nothing was changed:\n`);
     log.info(formatTable(['function', 'package', 'action', 'changes', 'endpoint'], rows));
-    const changed = report.functions.filter((f) => f.changes?.length);
-    if (changed.length > 0) log.info('\nChanges (current → new):');
-    for (const f of changed) for (const c of f.changes ?? []) log.info(`  ${f.name}  ${c.field}: ${c.from} → ${c.to}`);
+    const changes = report.functions.flatMap((f) => (f.changes ?? []).map((c) => `  ${f.name}  ${c.field}: ${c.from} → ${c.to}`));
+    if (changes.length > 0) log.info(`\nChanged settings (current → new):\n${changes.join('\n')}`);
     return EXIT.ok;
   });
 }

@@ -1,5 +1,6 @@
 import type { Config } from '../config/types.js';
-import { errorMessage, type ExitCode } from '../errors.js';
+import { ConfigError, errorMessages, type ExitCode, type Problem } from '../errors.js';
+import { missingCredentials } from '../credentials/index.js';
 import { CancelledError } from '../net/cancel.js';
 import type { Logger } from '../log/logger.js';
 import type { RunReport } from '../reports/types.js';
@@ -15,7 +16,9 @@ export async function withReport(config: Config, command: RunReport['command'], 
   try {
     return await body(report);
   } catch (err) {
-    report.errors.push(errorMessage(err));
+    const invalid = err instanceof ConfigError ? err : missingCredentials(err);
+    report.errors.push(...errorMessages(invalid ?? err));
+    if (invalid) markInvalid(report, invalid.problems);
     if (err instanceof CancelledError) report.status = 'cancelled';
     throw err;
   } finally {
@@ -45,7 +48,26 @@ export function startReport(config: Config, command: RunReport['command']): RunR
     totals: { functions: 0, failed: 0, bytesUploaded: 0 },
     functions: [],
     errors: [],
+    ...(config.environmentUrlFunction ? { environmentUrlFunction: config.environmentUrlFunction } : {}),
+    ...(config.warnings.length ? { warnings: config.warnings } : {}),
   };
+}
+
+/** A configuration error: the report says so and lists every problem; nothing remote was written. */
+export function markInvalid(report: RunReport, problems: Problem[]): void {
+  report.status = 'invalid';
+  report.problems = problems;
+}
+
+/**
+ * The report of a run stopped by its configuration before anything started: written like any other, so
+ * a failed job still leaves gestalt-deploy.json (status invalid) saying why.
+ */
+export async function writeInvalidReport(config: Config, command: RunReport['command'], problems: Problem[]): Promise<void> {
+  const report = startReport(config, command);
+  markInvalid(report, problems);
+  report.errors = problems.map((p) => `${p.variable}: ${p.message}`);
+  await writeReports(config.outputDir, finishReport(report));
 }
 
 /** Fills the derived fields once every function has its line. */
@@ -58,6 +80,6 @@ export function finishReport(report: RunReport): RunReport {
     bytesUploaded: report.functions.reduce((n, f) => n + (f.bytesUploaded ?? 0), 0),
   };
   if (report.command !== 'stop') report.environmentUrl = environmentUrl(report);
-  if (report.status !== 'cancelled' && (report.errors.length > 0 || failed > 0)) report.status = failed > 0 && failed < report.functions.length ? 'partial' : 'failed';
+  if (report.status !== 'invalid' && report.status !== 'cancelled' && (report.errors.length > 0 || failed > 0)) report.status = failed > 0 && failed < report.functions.length ? 'partial' : 'failed';
   return report;
 }

@@ -9,7 +9,7 @@ import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
 import type { FunctionReport, RunReport } from '../reports/types.js';
 import { cancelledExit, openContext, readRecord, recordHeader, timed, type RunContext } from './context.js';
 import { withReport } from './report.js';
-import { closestName } from '../config/closest.js';
+import { closest } from '../config/closest.js';
 
 const keyOf = (f: RecordedFunction) => f.id ?? `name:${f.name}`;
 
@@ -104,7 +104,7 @@ async function dropRemoved({ config, records, history }: RunContext, version: Re
  */
 async function warnNearMiss({ config, records }: RunContext, log: Logger): Promise<void> {
   const names = await records.environments().catch(() => []);
-  const near = closestName(config.job.environment, names, 2);
+  const near = closest(config.job.environment, names.filter((n) => n !== config.job.environment));
   if (near) log.warn(`CI_ENVIRONMENT_NAME is '${config.job.environment}', which has no deployment; environment '${near}' has one. If this job should stop '${near}', fix the environment name of the stop job.`);
 }
 

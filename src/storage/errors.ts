@@ -1,5 +1,5 @@
 import { RemoteError } from '../errors.js';
-import { awsErrorName, awsStatus } from '../net/aws-errors.js';
+import { awsErrorName, awsStatus, networkCode } from '../net/aws-errors.js';
 import { redactor } from '../log/redact.js';
 import { DeadlineExceeded, ResponseTooLarge } from '../net/http.js';
 
@@ -17,6 +17,8 @@ export function s3Failure(call: string, uri: string, err: unknown): RemoteError 
     return new RemoteError(`S3 ${call} ${uri} failed: ${advice}`, { cause: err });
   }
   if (err instanceof ResponseTooLarge) return new RemoteError(`S3 ${call} ${uri} failed: ${err.detail}; check that AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL) points at S3.`, { cause: err });
+  const unreachable = networkCode(err);
+  if (unreachable) return new RemoteError(`S3 ${call} ${uri} failed: ${s3Unreachable(unreachable)}`, { cause: err });
   switch (name) {
     case 'NoSuchBucket':
       advice = 'the bucket does not exist; create it or fix S3_BUCKET_NAME (and AWS_REGION).';
@@ -62,4 +64,9 @@ export function isNotFound(err: unknown): boolean {
   const name = awsErrorName(err);
   const status = awsStatus(err);
   return name === 'NotFound' || name === 'NoSuchKey' || status === 404;
+}
+
+/** No HTTP answer from S3 at all: the endpoint (or the region that names it) is what to check. */
+export function s3Unreachable(code: string, endpoint?: string): string {
+  return `S3${endpoint ? ` at ${endpoint}` : ''} could not be reached (${code}); check AWS_ENDPOINT_URL_S3 (unset it for AWS itself) or AWS_REGION, and that the runner can reach S3.`;
 }

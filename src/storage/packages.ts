@@ -107,12 +107,13 @@ export class PackageStore {
    * Uploads exactly the bytes that were hashed, or nothing. Each piece is read, checked against its hash from
    * hashing time, and sent with that SHA-256 as its S3 checksum, so S3 refuses bytes that differ, and a file
    * rewritten since hashing fails here before S3 sees it. Pieces are held in memory one PART_SIZE at a time.
+   * `onProgress` hears the bytes stored so far after each part of a multipart upload.
    */
-  async upload(key: string, pkg: LocalPackage): Promise<void> {
+  async upload(key: string, pkg: LocalPackage, onProgress?: (loaded: number) => void): Promise<void> {
     const file = await open(pkg.absPath);
     try {
       if (pkg.partSha256.length <= 1) await this.putWhole(key, pkg, file);
-      else await this.putParts(key, pkg, file);
+      else await this.putParts(key, pkg, file, onProgress);
     } finally {
       await file.close();
     }
@@ -137,7 +138,7 @@ export class PackageStore {
     }
   }
 
-  private async putParts(key: string, pkg: LocalPackage, file: FileHandle): Promise<void> {
+  private async putParts(key: string, pkg: LocalPackage, file: FileHandle, onProgress?: (loaded: number) => void): Promise<void> {
     const uri = s3Uri(this.storage.bucket, key);
     let uploadId: string | undefined;
     try {
@@ -146,6 +147,7 @@ export class PackageStore {
       throw s3Failure('CreateMultipartUpload', uri, err);
     }
     let call = 'UploadPart';
+    let loaded = 0;
     try {
       const parts = await mapLimit(pkg.partSha256, PARTS_IN_FLIGHT, async (partHex, index): Promise<CompletedPart> => {
         const body = await readChecked(file, pkg, key, index);
@@ -153,6 +155,8 @@ export class PackageStore {
         const out = await this.s3.send(
           new UploadPartCommand({ Bucket: this.storage.bucket, Key: key, UploadId: uploadId, PartNumber: index + 1, Body: body, ContentLength: body.length, ChecksumAlgorithm: 'SHA256', ChecksumSHA256 }),
         );
+        loaded += body.length;
+        onProgress?.(loaded);
         return { PartNumber: index + 1, ETag: out.ETag, ChecksumSHA256 };
       });
       call = 'CompleteMultipartUpload';

@@ -262,7 +262,7 @@ describe('examples run green in gitlab-ci-local, and their stop jobs leave nothi
     const token = await stack.idToken({ projectPath: 'acme/function-groups', ref: 'main' });
 
     const pipeline = await p.run([], { GESTALT_ID_TOKEN: token });
-    expectJobs(pipeline, ['build', 'deploy_functions: [api,nodejs]', 'deploy_functions: [workers,python]'], ['stop_functions']);
+    expectJobs(pipeline, ['build', 'deploy_functions: [api,nodejs,{basename}.js;handler]', 'deploy_functions: [workers,python3,{basename}.py;handler]'], ['stop_functions']);
     const runtimes = Object.fromEntries(p.metaLambdas().map((l) => [l.name, l.properties.runtime]));
     const api = (await p.record('staging/api')).functions.map((f: Json) => f.name).sort();
     const workers = (await p.record('staging/workers')).functions.map((f: Json) => f.name);
@@ -271,7 +271,7 @@ describe('examples run green in gitlab-ci-local, and their stop jobs leave nothi
     // Both groups have a handler.zip; the environment in the name keeps them apart.
     expect(new Set([...api, ...workers]).size).toBe(3);
     for (const n of api) expect(runtimes[n]).toBe('nodejs');
-    expect(runtimes[workers[0]]).toBe('python');
+    expect(runtimes[workers[0]]).toBe('python3');
     expect(p.metaEndpoints()).toHaveLength(3);
 
     await p.removeCheckoutOutputs();

@@ -77,6 +77,8 @@ export async function startFaultServer(mode: FaultMode, opts: FaultOptions = {})
     }
     const total = opts.hugeBytes ?? 400 * 1024 * 1024;
     res.writeHead(status, { ...head, 'content-length': String(total) });
+    // An answer to HEAD has no body: Node drops what would be written, so none is counted as sent.
+    if (req.method === 'HEAD') return void res.end();
     let left = total;
     const pump = () => {
       while (left > 0 && !res.destroyed) {

@@ -33,6 +33,8 @@ export interface RecordingProxy {
   requests: RecordedRequest[];
   /** When set and it returns an answer, the request is answered with it and not forwarded. */
   intercept: ((req: RecordedRequest) => InterceptAnswer | undefined) | undefined;
+  /** When set, the target's answer to a request is held back this many milliseconds (a slow link). */
+  delayMs?: (request: RecordedRequest) => number;
   close(): Promise<void>;
 }
 
@@ -84,17 +86,22 @@ export async function startRecordingProxy(targetUrl: string): Promise<RecordingP
       entry.status = own.status;
       req.resume();
       res.writeHead(own.status, { ...own.headers, 'content-length': Buffer.byteLength(own.body) });
-      res.end(own.body);
+      res.end(req.method === 'HEAD' ? undefined : own.body);
       return;
     }
     const upstream = forwardTo(target, req, agent);
     // The client sent Expect: 100-continue and waits for the target's verdict before the body.
     upstream.on('continue', () => res.writeContinue());
     upstream.on('response', (up) => {
-      entry.status = up.statusCode ?? 0;
-      res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders);
-      up.pipe(res);
-      up.on('error', () => res.destroy());
+      const pass = () => {
+        entry.status = up.statusCode ?? 0;
+        res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders);
+        up.pipe(res);
+        up.on('error', () => res.destroy());
+      };
+      const delay = proxy.delayMs?.(entry) ?? 0;
+      if (delay > 0) setTimeout(pass, delay);
+      else pass();
     });
     upstream.on('error', (err) => {
       if (res.headersSent) { res.destroy(); return; }

@@ -177,12 +177,12 @@ describe('resolveFunctions', () => {
     expect(functions).toEqual([
       {
         name: 'lambdas/feature-x/a.zip', file: 'a.zip', relPath: 'dist/a.zip', absPath: join(real, 'dist/a.zip'),
-        runtime: 'nodejs', handler: 'a.zip', memory: 512, cpus: 0.1, timeout: 30, methods: ['GET', 'POST'], public: true, env: {},
+        runtime: 'nodejs', handler: 'a.zip', handlerDefaulted: true, memory: 512, cpus: 0.1, timeout: 30, methods: ['GET', 'POST'], public: true, env: {},
         source: 'LAMBDA_ARTIFACTS',
       },
       {
         name: 'lambdas/feature-x/b.zip', file: 'b.zip', relPath: 'dist/b.zip', absPath: join(real, 'dist/b.zip'),
-        runtime: 'nodejs', handler: 'b.zip', memory: 512, cpus: 0.1, timeout: 30, methods: ['GET', 'POST'], public: true, env: {},
+        runtime: 'nodejs', handler: 'b.zip', handlerDefaulted: true, memory: 512, cpus: 0.1, timeout: 30, methods: ['GET', 'POST'], public: true, env: {},
         source: 'LAMBDA_ARTIFACTS',
       },
     ]);

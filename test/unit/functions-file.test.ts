@@ -65,6 +65,17 @@ describe('parseFunctionsFile: valid files', () => {
   });
 });
 
+describe('parseFunctionsFile: primary', () => {
+  it('marks the function whose URL is the environment URL; a non-boolean is a problem; defaults cannot have it', () => {
+    const { sources, problems } = parse(lines('defaults:', '  primary: true', 'functions:', '  - artifact: a.zip', '    primary: true', '  - artifact: b.zip', '    primary: yes please', '  - artifact: c.zip'));
+    expect(sources.map((s) => s.overrides.primary)).toEqual([true, undefined, undefined]);
+    expect(problems).toEqual([
+      { variable: `${F}:2`, message: expect.stringMatching(/^unknown setting 'primary'; use runtime,/) },
+      { variable: `${F}:7`, message: 'primary: must be true or false.' },
+    ]);
+  });
+});
+
 describe('parseFunctionsFile: every problem carries file:line', () => {
   it.each([
     ['empty file', '', `${F}:1`, 'expected a mapping with a `functions:` list.'],
@@ -82,7 +93,7 @@ describe('parseFunctionsFile: every problem carries file:line', () => {
     const { problems } = parse(lines('functions:', '  - artifact: a.zip', '    memroy: 512', 'extra: 1'));
     expect(problems).toEqual([
       { variable: `${F}:4`, message: "unknown key 'extra'; use functions: (and optionally defaults:)." },
-      { variable: `${F}:3`, message: "unknown setting 'memroy'; use artifact, name, verify, runtime, handler, memory, cpus, timeout, public, methods, env, secrets, schedule, headers, pre_warm, isolate, endpoint." },
+      { variable: `${F}:3`, message: "unknown setting 'memroy'; use artifact, name, primary, verify, runtime, handler, memory, cpus, timeout, public, methods, env, secrets, schedule, headers, pre_warm, isolate, endpoint." },
     ]);
   });
 

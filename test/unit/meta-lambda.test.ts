@@ -73,6 +73,19 @@ describe('lambdaPatch', () => {
     ]);
   });
 
+  it('says each change with its current and new value: env by names only, package URLs without their query', () => {
+    const { changes } = lambdaPatch(
+      existing({ handler: undefined, env: { TOKEN: 'old-secret-value', KEEP: '1' }, package_url: 'https://b/p/aaa/hello.zip?X-Amz-Signature=abc' }),
+      { ...desired, properties: { ...desired.properties, env: { TOKEN: 'new-secret-value', ADDED: 'x' }, package_url: 'https://b/p/bbb/hello.zip' } },
+    );
+    expect(changes).toEqual([
+      { field: 'package_url', from: 'https://b/p/aaa/hello.zip', to: 'https://b/p/bbb/hello.zip' },
+      { field: 'handler', from: '(unset)', to: 'hello.zip' },
+      { field: 'env', from: 'KEEP, TOKEN', to: 'ADDED, TOKEN (new value)' },
+    ]);
+    expect(JSON.stringify(changes)).not.toMatch(/secret-value|Signature/);
+  });
+
   it('does not repeat a description that is already right', () => {
     expect(lambdaPatch(existing({ runtime: 'python3' }, desired.description), desired).ops).toEqual([
       { op: 'replace', path: '/properties/runtime', value: 'nodejs' },

@@ -115,6 +115,18 @@ describe('RunJournal', () => {
     expect(ids).toContain(ID_B); // may still exist: kept
   });
 
+  it("keeps another run's entry that was pending at the start, though this run's lookups did not see its lambda", async () => {
+    // Run X wrote its claim (pending) before this run read the record; X's create landed after this run looked.
+    const start = base([fn('a', ID_C, 'pending')]);
+    const mem = memoryStore(start);
+    const j = new RunJournal(mem.store, header, { record: start, etag: '"1"' }, () => false);
+    await j.begin([fn('a', ID_A, 'pending')]);
+    mem.set(base([...(mem.get()?.functions ?? []).filter((f) => f.id !== ID_C), fn('a', ID_C, 'deployed')]));
+    j.settle(fn('a', ID_A, 'deployed'));
+    await j.end();
+    expect(mem.get()?.functions.map((f) => [f.id, f.state]).sort()).toEqual([[ID_A, 'deployed'], [ID_C, 'deployed']].sort());
+  });
+
   it('forgets a pending function that never reached Gestalt, and leaves no record when nothing is left', async () => {
     const mem = memoryStore();
     const j = new RunJournal(mem.store, header, { record: undefined, etag: undefined }, () => false);

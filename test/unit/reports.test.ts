@@ -59,6 +59,13 @@ describe('environmentUrl', () => {
     expect(fns.map((f) => f.name)).toEqual(['b', 'a']);
     expect(environmentUrl({ functions: [] })).toBeUndefined();
   });
+
+  it('takes the chosen function\'s URL (GESTALT_ENVIRONMENT_URL_FUNCTION, primary: true), else falls back to the first by name', () => {
+    const fns = [fnr('alpha', { url: 'https://a' }), fnr('gamma', { url: 'https://g' }), fnr('beta')];
+    expect(environmentUrl({ functions: fns, environmentUrlFunction: 'gamma' })).toBe('https://g');
+    // The chosen one failed (no URL): the environment still gets a URL.
+    expect(environmentUrl({ functions: fns, environmentUrlFunction: 'beta' })).toBe('https://a');
+  });
 });
 
 describe('writeReports (deploy)', () => {

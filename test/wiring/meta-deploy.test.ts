@@ -152,8 +152,8 @@ describe('MetaSession.deploy: creates are not repeated blindly', () => {
     expect(lambda.resource_state).toMatch(/Active$/);
     expect(result).toMatchObject({ action: 'created', id: lambda.id });
     const calls = world.calls({ [leftover.id]: '{failed}', [lambda.id]: '{a}' });
-    expect([...calls.slice(0, 3).sort(), calls[3]]).toEqual([...[...DEPLOY_LOOKUPS].sort(), ENDPOINT_LOOKUP]);
-    expect(calls.slice(4)).toEqual([
+    expect([...calls.slice(0, 4).sort(), calls[4]]).toEqual([...[...DEPLOY_LOOKUPS].sort(), ENDPOINT_LOOKUP]);
+    expect(calls.slice(5)).toEqual([
       'GET /root/apiendpoints?expand=true&implementation_type=lambda&implementation_id={failed}',
       'DELETE /root/environments/{env}/lambdas/{failed}',
       LAMBDAS,
@@ -201,17 +201,26 @@ describe('MetaSession.deploy: refusals are one sentence and leave nothing behind
     expect(world.meta.lambdas()).toEqual([]);
   });
 
-  it('an unknown GESTALT_LAMBDA_PROVIDER_ID (404 on Meta 2.4) is named with where to find one', async () => {
-    const session = await world.target({ providerId: BOGUS }).open({ api: 'dev1', environmentId: world.envId }, 'deploy');
+  it('an unknown GESTALT_LAMBDA_PROVIDER_ID (404 on Meta 2.4) is named with where to find one: by open, else by the create', async () => {
+    const sentence = `GESTALT_LAMBDA_PROVIDER_ID ${BOGUS} is not a Lambda provider in org 'root' (Meta: Provider with ID '${BOGUS}' not found.); use the id of a Lambda provider (GET /root/providers?type=Lambda).`;
+    const target = world.target({ providerId: BOGUS });
+    expect((await rejection(target.open({ api: 'dev1', environmentId: world.envId }, 'deploy'))).message).toBe(sentence);
+    // A key without provider.view cannot check it up front: the create still says the same.
+    world.meta.setPolicy((r) => r.method === 'GET' && r.path.includes('/providers/'));
+    const session = await target.open({ api: 'dev1', environmentId: world.envId }, 'deploy');
+    world.meta.setPolicy(null);
     const err = await rejection(deployTo(session, 'a.zip'));
     expect(err).toBeInstanceOf(NothingCreated);
-    expect(err.message).toBe(`GESTALT_LAMBDA_PROVIDER_ID ${BOGUS} is not a Lambda provider in org 'root' (Meta: Provider with ID '${BOGUS}' not found.); use the id of a Lambda provider (GET /root/providers?type=Lambda).`);
+    expect(err.message).toBe(sentence);
     expect(world.meta.lambdas()).toEqual([]);
   });
 
   it('Meta 1.5 answers an unknown provider with 422: the provider is checked before the payload is blamed', async () => {
     await inWorld({ version: '1.5' }, async (old) => {
+      // A key without provider.view: open cannot check the provider, so the create meets it.
+      old.meta.setPolicy((r) => r.method === 'GET' && r.path.includes('/providers/'));
       const session = await old.target({ providerId: BOGUS }).open({ api: 'dev1', environmentId: old.envId }, 'deploy');
+      old.meta.setPolicy(null);
       old.meta.clearRequests();
       const err = await rejection(deployTo(session, 'a.zip'));
       expect(err.message).toBe(`GESTALT_LAMBDA_PROVIDER_ID ${BOGUS} is not a Lambda provider in org 'root' (Meta: Invalid Lambda provider ID '${BOGUS}'.); use the id of a Lambda provider (GET /root/providers?type=Lambda).`);

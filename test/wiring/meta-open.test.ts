@@ -12,13 +12,13 @@ let world: MetaWorld;
 worldPerTest((w) => (world = w));
 
 describe('MetaTarget.open: the lookups of a run', () => {
-  it('deploy and plan read the environment, its APIs and lambdas side by side, then the API\'s endpoints; nothing else', async () => {
+  it('deploy and plan read the environment, its APIs, lambdas and the provider side by side, then the API\'s endpoints; nothing else', async () => {
     for (const purpose of ['deploy', 'plan'] as const) {
       world.meta.clearRequests();
       await world.target().open({ api: 'dev1', environmentId: world.envId }, purpose);
       const calls = world.calls();
-      expect(calls.slice(0, 3).sort()).toEqual([...DEPLOY_LOOKUPS].sort());
-      expect(calls.slice(3)).toEqual([ENDPOINT_LOOKUP]);
+      expect(calls.slice(0, 4).sort()).toEqual([...DEPLOY_LOOKUPS].sort());
+      expect(calls.slice(4)).toEqual([ENDPOINT_LOOKUP]);
       expect(world.meta.requests.every((r) => r.status === 200)).toBe(true);
     }
   });
@@ -37,7 +37,7 @@ describe('MetaTarget.open: the lookups of a run', () => {
 
   it('a bearer token (GESTALT_TOKEN) authenticates the same lookups', async () => {
     await world.target({ auth: { kind: 'bearer', token: BEARER } }).open({ api: 'dev1', environmentId: world.envId }, 'deploy');
-    expect(world.meta.requests.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(world.meta.requests.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
   });
 });
 
@@ -60,7 +60,7 @@ describe('MetaTarget.open: one sentence for each wrong setting', () => {
   it('a refused key (401) names GF_API_KEY/GF_API_SECRET and the org, after checking the org is not the cause', async () => {
     const err = await rejection(world.target({ auth: { kind: 'basic', key: 'gf-key', secret: 'wrong-secret-123' } }).open({ api: 'dev1', environmentId: world.envId }, 'deploy'));
     expect(err.message).toBe(`Gestalt Meta refused the credentials to read environment ${world.envId} (HTTP 401): check GF_API_KEY/GF_API_SECRET or GESTALT_TOKEN, and that GESTALT_ORG 'root' exists.`);
-    expect(world.calls().slice(3)).toEqual(['GET /root']);
+    expect(world.calls().slice(4)).toEqual(['GET /root']);
     world.collected.expectNoSecrets(['wrong-secret-123', Buffer.from('gf-key:wrong-secret-123').toString('base64')]);
   });
 
@@ -72,7 +72,7 @@ describe('MetaTarget.open: one sentence for each wrong setting', () => {
   it('an unknown GESTALT_ORG (which Meta answers with 401 on every org route) is told apart by GET /{org}', async () => {
     const err = await rejection(world.target({ org: 'nosuch' }).open({ api: 'dev1', environmentId: world.envId }, 'deploy'));
     expect(err.message).toBe("GESTALT_ORG 'nosuch' is not an org in Gestalt Meta; use the org's FQON (e.g. root or acme.engineering).");
-    expect(world.calls().slice(3)).toEqual(['GET /nosuch']);
+    expect(world.calls().slice(4)).toEqual(['GET /nosuch']);
   });
 
   it('a read the key may not make (403) names the call and the entitlement to grant', async () => {

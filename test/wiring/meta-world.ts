@@ -121,8 +121,8 @@ export function deployTo(session: GestaltSession, file: string, extra: Partial<O
   return session.deploy({ ...req, claim: session.claim(req.fn) });
 }
 
-/** The three lookups `open` sends side by side, then the endpoint list; parallel ones are compared as a set. */
-export const DEPLOY_LOOKUPS = ['GET /root/environments/{env}', 'GET /root/environments/{env}/apis?expand=true', 'GET /root/environments/{env}/lambdas?expand=true'];
+/** The four lookups `open` sends side by side (the provider too), then the endpoint list; parallel ones are compared as a set. */
+export const DEPLOY_LOOKUPS = ['GET /root/environments/{env}', 'GET /root/environments/{env}/apis?expand=true', 'GET /root/environments/{env}/lambdas?expand=true', 'GET /root/providers/{provider}'];
 export const ENDPOINT_LOOKUP = 'GET /root/apis/{api}/apiendpoints?expand=true';
 
 export async function openDeploy(world: MetaWorld, api = 'dev1'): Promise<GestaltSession> {

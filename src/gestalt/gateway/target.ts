@@ -5,7 +5,7 @@ import { CancelledError, cancellation } from '../../net/cancel.js';
 import type { Logger } from '../../log/logger.js';
 import { NetworkError, ResponseTooLarge, type HttpClient, type HttpResponse } from '../../net/http.js';
 import type { DeploymentRecord, RecordedFunction } from '../../record/types.js';
-import { NothingCreated, type Claim, type DeployRequest, type DeployResult, type GestaltSession, type GestaltTarget, type Placement, type PlanResult, type RemoveResult } from '../types.js';
+import { NothingCreated, type Claim, type DeployRequest, type DeployResult, type FieldChange, type GestaltSession, type GestaltTarget, type Placement, type PlanResult, type RemoveResult } from '../types.js';
 import { explainLog, parseDeployAnswer, parseStopAnswer } from './answer.js';
 
 /** The original protocol: one JSON POST per package to the deployment lambda at CI_URL. */
@@ -54,8 +54,13 @@ class GatewaySession implements GestaltSession {
   }
 
   async plan(req: Omit<DeployRequest, 'claim'>): Promise<PlanResult> {
-    // The lambda cannot be asked without acting; the record says whether this environment has it.
-    return { action: req.previous ? 'update' : 'create', endpoint: 'unknown' };
+    // The lambda cannot be asked without acting; the record says whether this environment has it, and with what.
+    const previous = req.previous;
+    if (!previous) return { action: 'create', endpoint: 'unknown' };
+    const changes: FieldChange[] = [];
+    if (previous.sha256 && previous.sha256 !== req.fn.sha256) changes.push({ field: 'package', from: `sha256 ${previous.sha256.slice(0, 12)}…`, to: `sha256 ${req.fn.sha256.slice(0, 12)}…` });
+    if (previous.runtime !== req.fn.runtime) changes.push({ field: 'runtime', from: previous.runtime || '(unset)', to: req.fn.runtime });
+    return changes.length > 0 ? { action: 'update', endpoint: 'unknown', changed: changes.map((c) => c.field), changes } : { action: 'update', endpoint: 'unknown' };
   }
 
   async deploy(req: DeployRequest): Promise<DeployResult> {

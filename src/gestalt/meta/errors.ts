@@ -24,3 +24,8 @@ export function metaFailure(what: string, err: unknown, org: string): Error {
       return new RemoteError(`Gestalt Meta failed to ${what} (HTTP ${err.status}${err.status >= 500 ? ' after retries' : ''}: ${m}).`, { cause: err });
   }
 }
+
+/** The provider id names nothing Meta knows in this org. */
+export function providerNotFound(providerId: string, org: string, metaMessage: string): RemoteError {
+  return new RemoteError(`GESTALT_LAMBDA_PROVIDER_ID ${providerId} is not a Lambda provider in org '${org}' (Meta: ${metaMessage}); use the id of a Lambda provider (GET /${org}/providers?type=Lambda).`);
+}

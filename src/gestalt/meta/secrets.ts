@@ -29,13 +29,14 @@ export interface SecretContext {
  * secrets (and the lambda provider, for its CaaS provider) only when a function mounts one. Every problem is
  * a ConfigError naming the entry's file:line.
  */
-export async function resolveAllMounts(meta: MetaClient, org: string, environmentId: string, providerId: string, functions: PackagedFunction[]): Promise<Map<string, SecretMountPayload[]>> {
+export async function resolveAllMounts(meta: MetaClient, org: string, environmentId: string, providerId: string, functions: PackagedFunction[], knownProvider?: MetaResource): Promise<Map<string, SecretMountPayload[]>> {
   const resolved = new Map<string, SecretMountPayload[]>();
   const withSecrets = functions.filter((f) => f.secrets?.length);
   if (withSecrets.length === 0) return resolved;
   const [secrets, provider] = await Promise.all([
     meta.list(`/environments/${environmentId}/secrets`).catch((err: unknown) => Promise.reject(metaFailure(`list the secrets of environment ${environmentId}`, err, org))),
-    providerId ? meta.get(`/providers/${providerId}`).catch(() => undefined) : Promise.resolve(undefined),
+    // open() has usually read the provider already; read it here only when it could not.
+    knownProvider ?? (providerId ? meta.get(`/providers/${providerId}`).catch(() => undefined) : Promise.resolve(undefined)),
   ]);
   const ctx: SecretContext = { environmentId, secrets, computeProviderId: computeProviderOf(provider) };
   const problems = new Map<string, Problem>(); // functions sharing a defaults: entry share its problems

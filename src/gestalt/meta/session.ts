@@ -11,7 +11,7 @@ import { withRetry, type RetryPolicy } from '../../net/retry.js';
 import type { RecordedFunction } from '../../record/types.js';
 import { NothingCreated, type Claim, type DeployRequest, type DeployResult, type FieldChange, type GestaltSession, type Placement, type PlanResult, type RemoveResult } from '../types.js';
 import { MetaError, type MetaClient, type MetaResource } from './client.js';
-import { metaFailure } from './errors.js';
+import { metaFailure, providerNotFound } from './errors.js';
 import { endpointPatch } from './endpoint.js';
 import { endpointPayload, endpointUrl, FAILED_STATE, lambdaPatch, lambdaPayload } from './lambda.js';
 import { notOwned, ownershipMark, type Owner } from './ownership.js';
@@ -23,6 +23,8 @@ export interface Snapshot {
   api?: MetaResource;
   lambdas: Map<string, MetaResource[]>; // by name; Meta allows duplicates
   endpointsByLambda: Map<string, MetaResource[]>;
+  /** The Lambda provider, when open could read it. */
+  provider?: MetaResource;
 }
 
 type Job = Pick<JobContext, 'ref' | 'sha' | 'projectPath' | 'environment'>;
@@ -78,7 +80,7 @@ export class MetaSession implements GestaltSession {
   async preflight(functions: PackagedFunction[]): Promise<void> {
     const envId = this.snapshot?.env.environmentId;
     if (!envId) return;
-    this.secretMounts = await resolveAllMounts(this.meta, this.settings.org, envId, this.providerId(), functions);
+    this.secretMounts = await resolveAllMounts(this.meta, this.settings.org, envId, this.providerId(), functions, this.snapshot?.provider);
   }
 
   async plan(req: Omit<DeployRequest, 'claim'>): Promise<PlanResult> {
@@ -358,7 +360,7 @@ export class MetaSession implements GestaltSession {
   }
 
   private providerMissing(err: MetaError): RemoteError {
-    return new RemoteError(`GESTALT_LAMBDA_PROVIDER_ID ${this.providerId()} is not a Lambda provider in org '${this.settings.org}' (Meta: ${err.metaMessage}); use the id of a Lambda provider (GET /${this.settings.org}/providers?type=Lambda).`, { cause: err });
+    return providerNotFound(this.providerId(), this.settings.org, err.metaMessage);
   }
 
   private async explainCreate(err: MetaError, name: string): Promise<Error> {
