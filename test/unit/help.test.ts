@@ -6,8 +6,13 @@ import { COMMANDS, commandHelp, generalHelp, parseArgs } from '../../src/run/hel
 
 describe('parseArgs', () => {
   it('runs a command, with --debug anywhere', () => {
-    expect(parseArgs(['deploy'])).toEqual({ kind: 'run', command: 'deploy', debug: false });
-    expect(parseArgs(['--debug', 'plan'])).toEqual({ kind: 'run', command: 'plan', debug: true });
+    expect(parseArgs(['deploy'])).toEqual({ kind: 'run', command: 'deploy', debug: false, dryRun: false });
+    expect(parseArgs(['--debug', 'plan'])).toEqual({ kind: 'run', command: 'plan', debug: true, dryRun: false });
+  });
+
+  it('prune alone takes --dry-run; elsewhere it points at plan', () => {
+    expect(parseArgs(['prune', '--dry-run'])).toEqual({ kind: 'run', command: 'prune', debug: false, dryRun: true });
+    expect(parseArgs(['stop', '--dry-run'])).toMatchObject({ kind: 'usage', message: expect.stringMatching(/there is no --dry-run; 'gestalt-deploy plan'/) });
   });
 
   it('prints the help of a command for <command> --help, -h and help <command>', () => {
