@@ -11,9 +11,10 @@ import { runHistory } from './run/history.js';
 import { runRollback } from './run/rollback.js';
 import { runPromote } from './run/promote.js';
 import { runVerify } from './run/verify.js';
+import { runPrune } from './run/prune.js';
 import { VERSION } from './version.js';
 
-const COMMANDS: readonly Command[] = ['deploy', 'stop', 'plan', 'doctor', 'history', 'rollback', 'promote', 'verify'];
+const COMMANDS: readonly Command[] = ['deploy', 'stop', 'plan', 'doctor', 'history', 'rollback', 'promote', 'verify', 'prune'];
 
 const HELP = `gestalt-deploy ${VERSION} — deploy serverless functions to Gestalt from GitLab CI/CD
 
@@ -28,6 +29,8 @@ Commands:
   rollback go back to an earlier deployment (GESTALT_ROLLBACK_TO; default the previous) from its recorded packages
   promote  deploy the packages and settings GESTALT_PROMOTE_FROM runs now into this environment, no rebuild
   verify   call every deployed endpoint until it answers as expected (gestalt-verify.json)
+  prune    stop stale environments matching GESTALT_PRUNE_ENVIRONMENTS, delete unreferenced old packages
+           (gestalt-prune.json); prune --dry-run only lists
 
 Options:
   --help, -h      this text
@@ -48,7 +51,10 @@ export async function main(argv: string[], env: Record<string, string | undefine
     process.stdout.write(`${VERSION}\n`);
     return EXIT.ok;
   }
-  const [command, ...rest] = args;
+  const [command, ...given] = args;
+  // prune alone takes an option: --dry-run lists what it would stop and delete.
+  const dryRun = command === 'prune' && given.includes('--dry-run');
+  const rest = given.filter((a) => !(dryRun && a === '--dry-run'));
   if (!COMMANDS.includes(command as Command) || rest.length > 0) {
     process.stderr.write(`gestalt-deploy: ${rest.length > 0 ? `unexpected argument '${rest[0]}'` : `unknown command '${command}'`}; use one of ${COMMANDS.join(', ')} (see --help).\n`);
     return EXIT.config;
@@ -79,6 +85,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
         return await runPromote(config, log);
       case 'verify':
         return await runVerify(config, log);
+      case 'prune':
+        return await runPrune({ ...config, lifecycle: { ...config.lifecycle, dryRun } }, log);
     }
   } catch (err) {
     return reportFailure(err, log);

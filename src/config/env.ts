@@ -163,7 +163,9 @@ function readTarget(c: Checker, command: Command, converges: boolean): TargetSet
     c.problem('CI_URL', 'and GESTALT_META_URL are both set; set CI_URL for gateway mode (the deployment lambda) or GESTALT_META_URL for direct Meta mode, not both.');
   }
   if (gatewayUrl === undefined && metaUrl === undefined) {
-    if (command !== 'doctor') c.problem('GESTALT_META_URL', 'is not set (nor CI_URL); set GESTALT_META_URL to call Gestalt Meta directly, or CI_URL for the deployment lambda (gateway mode).');
+    // A prune that stops no environment only touches S3.
+    const needsGestalt = command !== 'doctor' && !(command === 'prune' && c.get('GESTALT_PRUNE_ENVIRONMENTS') === undefined);
+    if (needsGestalt) c.problem('GESTALT_META_URL', 'is not set (nor CI_URL); set GESTALT_META_URL to call Gestalt Meta directly, or CI_URL for the deployment lambda (gateway mode).');
     return { mode: 'gateway', url: '' };
   }
   if (metaUrl === undefined) {
@@ -259,8 +261,6 @@ function readLifecycle(c: Checker, command: Command, job: JobContext): Lifecycle
   if (command === 'promote' && promoteFrom === undefined) c.problem('GESTALT_PROMOTE_FROM', 'is not set; name the environment whose deployment to promote, e.g. staging or review/main.');
   if (command === 'promote' && promoteFrom !== undefined && promoteFrom === job.environment) c.problem('GESTALT_PROMOTE_FROM', `names this job's own environment '${promoteFrom}'; name the environment to promote from.`);
   const planFile = c.get('GESTALT_PLAN');
-  // Not enforced yet: a deploy must not look as if it checked the reviewed plan when it does not.
-  if (planFile !== undefined) c.problem('GESTALT_PLAN', 'is not supported by this version yet (deploy cannot yet check that the plan still holds); unset it to deploy what the checkout holds.');
   if (planFile !== undefined && command === 'deploy' && !existsSync(resolve(job.projectDir, planFile))) c.problem('GESTALT_PLAN', `'${planFile}' does not exist in ${job.projectDir}; give the gestalt-plan.json the plan job wrote (as an artifact), or unset GESTALT_PLAN.`);
   return {
     historyLimit: c.int('GESTALT_HISTORY_LIMIT', 20, 2, 1000, 'the number of history entries kept per environment'),

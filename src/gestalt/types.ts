@@ -82,6 +82,8 @@ export interface GestaltSession {
   remove(fn: RecordedFunction, record: DeploymentRecord): Promise<RemoveResult>;
   /** Functions of this project and environment found without a record (meta: by ownership mark); gateway cannot list. */
   discover(): Promise<RecordedFunction[]>;
+  /** What the lookups saw under a function name (meta: each lambda's id and a digest of it and its endpoints); gateway cannot read. */
+  observe?(name: string): { id: string; digest: string }[];
   /** Whether a resource id may still exist as far as this run knows (seen by the lookups and not removed since). */
   mayExist(id: string): boolean;
 }

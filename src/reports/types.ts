@@ -44,6 +44,8 @@ export interface RunReport {
   history?: HistoryEntry[];
   /** verify: one line per endpoint called. */
   checks?: VerifyCheck[];
+  /** plan: what it read, so `deploy` with GESTALT_PLAN can refuse when any of it changed since. */
+  reviewed?: ReviewedPlan;
   /** prune: what was (or, with --dry-run, would be) deleted and stopped. */
   pruned?: { dryRun: boolean; packages: string[]; environments: string[] };
 }
@@ -57,4 +59,26 @@ export interface VerifyCheck {
   attempts: number;
   status?: number;
   error?: string;
+}
+
+/** What Gestalt holds under one function name: every lambda of that name with a digest of all Meta says of it. */
+export type ObservedState = { id: string; digest: string }[] | 'absent' | 'unread';
+
+export interface ReviewedFunction {
+  name: string;
+  packageKey: string;
+  sha256: string;
+  /** 'unread': the mode cannot read Gestalt (gateway). */
+  gestalt: ObservedState;
+}
+
+export interface ReviewedPlan {
+  schema: 1;
+  environment: string;
+  project: string;
+  mode: 'gateway' | 'meta';
+  environmentId?: string;
+  /** The deployment record's ETag as the plan read it, or 'absent'. */
+  record: string;
+  functions: ReviewedFunction[];
 }

@@ -15,6 +15,7 @@ import type { FunctionReport, RunReport } from '../reports/types.js';
 import { packageKey } from '../storage/packages.js';
 import { cancelledExit, openDeployment, recordHeader, timed, type RunContext } from './context.js';
 import { withReport } from './report.js';
+import { checkPlan, reviewedState } from './plan-check.js';
 
 interface Staged {
   fn: PackagedFunction;
@@ -35,6 +36,8 @@ interface Staged {
 export async function runDeploy(config: Config, env: Record<string, string | undefined>, log: Logger): Promise<ExitCode> {
   return withReport(config, 'deploy', log, async (report) => {
     const { functions, ctx, version, session } = await openDeployment(config, env, log, report, 'deploy');
+    // A reviewed plan: after the lookups, before the record and the first upload; any difference changes nothing.
+    if (config.lifecycle.planFile) await checkPlan(config.lifecycle.planFile, reviewedState(config, functions, session, version), log);
     return converge({ report, ctx, version, session, functions, command: 'deploy' });
   });
 }

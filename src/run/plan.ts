@@ -6,6 +6,7 @@ import { mapLimit } from '../net/pool.js';
 import type { FunctionReport } from '../reports/types.js';
 import { packageKey } from '../storage/packages.js';
 import { openDeployment, timed } from './context.js';
+import { reviewedState } from './plan-check.js';
 import { withReport } from './report.js';
 
 /** Everything deploy would do, read-only: S3 HEADs, the record, and the target's lookups. */
@@ -22,6 +23,7 @@ export async function runPlan(config: Config, env: Record<string, string | undef
         return { name: fn.name, file: fn.relPath, action: plan.action, endpoint: plan.endpoint, packageKey: key, sha256: fn.sha256, size: fn.size, upload: state === 'absent' ? 'would upload' : 'would skip', changed: plan.changed, ...(plan.changes?.length ? { changes: plan.changes } : {}), error: plan.refused };
       }),
     );
+    report.reviewed = reviewedState(config, functions, session, version);
     const stale = (previous?.functions ?? []).filter((f) => !functions.some((fn) => fn.name === f.name));
     for (const f of stale) report.functions.push({ name: f.name, file: f.file, action: 'keep (not in this deploy; removed by stop)', packageKey: f.packageKey, sha256: f.sha256 });
     const rows = report.functions.map((f) => [f.name, f.upload ? `${f.upload}${f.upload === 'would upload' && f.size ? ` ${formatBytes(f.size)}` : ''}` : '', f.action, (f.changes?.map((c) => c.field) ?? f.changed ?? []).join(', '), f.endpoint ?? '']);

@@ -6,7 +6,7 @@ import { cancellation } from '../net/cancel.js';
 import { mapLimit } from '../net/pool.js';
 import type { RecordVersion } from '../record/store.js';
 import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
-import type { FunctionReport } from '../reports/types.js';
+import type { FunctionReport, RunReport } from '../reports/types.js';
 import { cancelledExit, openContext, readRecord, recordHeader, timed, type RunContext } from './context.js';
 import { withReport } from './report.js';
 import { closestName } from '../config/closest.js';
@@ -19,55 +19,58 @@ const keyOf = (f: RecordedFunction) => f.id ?? `name:${f.name}`;
  * be this environment's is refused and stays in the record.
  */
 export async function runStop(config: Config, log: Logger): Promise<ExitCode> {
-  return withReport(config, 'stop', log, async (report) => {
-    const timings = report.timingsMs;
-    const ctx = await openContext(config, log, timings);
-    const { records, target } = ctx;
-    const { job } = config;
-    report.record = records.uri(job.environment);
-    const found = await timed(timings, 'lookup', () =>
-      log.section('lookup', `Deployment record ${records.uri(job.environment)}`, async () => {
-        const version = await readRecord(ctx);
-        const recorded = version.record;
-        if (!recorded) return discovered(ctx, log);
-        const environmentId = recorded.environmentId ?? config.environmentId;
-        const session = await target.open(environmentId ? { api: recorded.api ?? config.api ?? '', environmentId } : undefined, 'stop');
-        return { record: recorded, version, session };
-      }),
-    );
-    if (!found || found.record.functions.length === 0) {
-      log.info(`Nothing to stop: no deployment record for environment '${job.environment}' and nothing of it found in Gestalt (already stopped, or never deployed).`);
-      if (!found) await warnNearMiss(ctx, log);
-      if (found?.version?.record) await records.update(job.environment, (current) => (current && current.functions.length > 0 ? current : undefined), found.version);
-      report.status = 'nothing-to-do';
-      return EXIT.ok;
-    }
-    const { record, session, version } = found;
-    const results = await timed(timings, 'remove', () =>
-      log.section('remove', `Remove ${record.functions.length} function(s) from ${target.label}`, () =>
-        mapLimit(
-          record.functions,
-          config.concurrency,
-          async (fn): Promise<{ fn: RecordedFunction; line: FunctionReport }> => {
-            try {
-              const r = await session.remove(fn, record);
-              log.info(`  ${fn.name}: ${r.outcome === 'removed' ? `removed (${r.endpoints} endpoint(s))` : 'already gone'}`);
-              return { fn, line: { name: fn.name, file: fn.file, action: r.outcome, endpoint: `${r.endpoints} removed`, packageKey: fn.packageKey, sha256: fn.sha256, id: fn.id } };
-            } catch (err) {
-              log.error(errorMessage(err));
-              return { fn, line: { name: fn.name, file: fn.file, action: 'failed', packageKey: fn.packageKey, id: fn.id, error: errorMessage(err) } };
-            }
-          },
-          { shouldStop: () => cancellation.signal !== undefined, skipped: (fn) => ({ fn, line: { name: fn.name, file: fn.file, action: 'failed', id: fn.id, error: `not started: the job was cancelled (${cancellation.signal})` } }) },
-        ),
+  return withReport(config, 'stop', log, async (report) => stopEnvironment(await openContext(config, log, report.timingsMs), report));
+}
+
+/** What a stop job does, for the environment `ctx.config.job` names: prune runs it once per stale environment. */
+export async function stopEnvironment(ctx: RunContext, report: RunReport): Promise<ExitCode> {
+  const { config, log } = ctx;
+  const timings = report.timingsMs;
+  const { records, target } = ctx;
+  const { job } = config;
+  report.record = records.uri(job.environment);
+  const found = await timed(timings, 'lookup', () =>
+    log.section('lookup', `Deployment record ${records.uri(job.environment)}`, async () => {
+      const version = await readRecord(ctx);
+      const recorded = version.record;
+      if (!recorded) return discovered(ctx, log);
+      const environmentId = recorded.environmentId ?? config.environmentId;
+      const session = await target.open(environmentId ? { api: recorded.api ?? config.api ?? '', environmentId } : undefined, 'stop');
+      return { record: recorded, version, session };
+    }),
+  );
+  if (!found || found.record.functions.length === 0) {
+    log.info(`Nothing to stop: no deployment record for environment '${job.environment}' and nothing of it found in Gestalt (already stopped, or never deployed).`);
+    if (!found) await warnNearMiss(ctx, log);
+    if (found?.version?.record) await records.update(job.environment, (current) => (current && current.functions.length > 0 ? current : undefined), found.version);
+    report.status = 'nothing-to-do';
+    return EXIT.ok;
+  }
+  const { record, session, version } = found;
+  const results = await timed(timings, 'remove', () =>
+    log.section('remove', `Remove ${record.functions.length} function(s) from ${target.label}`, () =>
+      mapLimit(
+        record.functions,
+        config.concurrency,
+        async (fn): Promise<{ fn: RecordedFunction; line: FunctionReport }> => {
+          try {
+            const r = await session.remove(fn, record);
+            log.info(`  ${fn.name}: ${r.outcome === 'removed' ? `removed (${r.endpoints} endpoint(s))` : 'already gone'}`);
+            return { fn, line: { name: fn.name, file: fn.file, action: r.outcome, endpoint: `${r.endpoints} removed`, packageKey: fn.packageKey, sha256: fn.sha256, id: fn.id } };
+          } catch (err) {
+            log.error(errorMessage(err));
+            return { fn, line: { name: fn.name, file: fn.file, action: 'failed', packageKey: fn.packageKey, id: fn.id, error: errorMessage(err) } };
+          }
+        },
+        { shouldStop: () => cancellation.signal !== undefined, skipped: (fn) => ({ fn, line: { name: fn.name, file: fn.file, action: 'failed', id: fn.id, error: `not started: the job was cancelled (${cancellation.signal})` } }) },
       ),
-    );
-    report.functions = results.map((r) => r.line);
-    const gone = new Set(results.filter((r) => !r.line.error).map((r) => keyOf(r.fn)));
-    const left = await timed(timings, 'record', () => dropRemoved(ctx, version, gone, log));
-    if (cancellation.signal) return cancelledExit(report, log);
-    return left > 0 ? EXIT.remote : EXIT.ok;
-  });
+    ),
+  );
+  report.functions = results.map((r) => r.line);
+  const gone = new Set(results.filter((r) => !r.line.error).map((r) => keyOf(r.fn)));
+  const left = await timed(timings, 'record', () => dropRemoved(ctx, version, gone, log));
+  if (cancellation.signal) return cancelledExit(report, log);
+  return left > 0 ? EXIT.remote : EXIT.ok;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { resourceDigest } from './digest.js';
 import { basename } from 'node:path';
 import type { PackagedFunction } from '../../artifacts/functions.js';
 import type { JobContext, MetaSettings } from '../../config/types.js';
@@ -213,6 +214,13 @@ export class MetaSession implements GestaltSession {
       deployedAt: now,
       state: 'deployed' as const,
     }));
+  }
+
+  observe(name: string): { id: string; digest: string }[] {
+    const lambdas = this.snapshot?.lambdas.get(name) ?? [];
+    return lambdas
+      .map((l) => ({ id: l.id, digest: resourceDigest({ lambda: l, endpoints: [...(this.snapshot?.endpointsByLambda.get(l.id) ?? [])].sort((a, b) => a.id.localeCompare(b.id)) }) }))
+      .sort((a, b) => a.id.localeCompare(b.id));
   }
 
   mayExist(id: string): boolean {
