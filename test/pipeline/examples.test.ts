@@ -2,6 +2,7 @@
 // `include: remote:`s the template from a loopback server; its jobs run on this machine with the built runner on
 // PATH as `gestalt-deploy`, against the local stack (S3, Gestalt Meta or the deployment lambda, OIDC + STS).
 // Assertions are on real state: objects in S3, functions in Gestalt, requests received, files, exit codes.
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -20,7 +21,7 @@ import type { GclResult } from '../support/stack-pipeline.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-const EXAMPLES = ['review-environments', 'production', 'merge-request-plan', 'cross-account', 'function-groups', 'gateway-migration', 'component', 'promote-verify'];
+const EXAMPLES = ['review-environments', 'production', 'merge-request-plan', 'cross-account', 'function-groups', 'gateway-migration', 'component', 'promote-verify', 'scheduled-prune'];
 /**
  * Examples that include the CI/CD component: gitlab-ci-local fetches a component of another project with git from
  * the project's own host, so makeExampleRepo seeds its include cache and these run without --fetch-includes.
@@ -488,6 +489,80 @@ describe('promote-verify: build once, promote the reviewed bytes, verify with au
   });
 });
 
+describe('scheduled-prune: a nightly schedule stops stale review environments and deletes unreferenced packages', { timeout: 300_000 }, () => {
+  it('pushes deploy review environments; the scheduled pipeline runs only prune, which stops the stale one and keeps every package still named; stop and prune leave nothing', async () => {
+    const p = await exampleProject('scheduled-prune', { branch: 'feature/a', files: sources });
+    const tokenFor = (ref: string) => stack.idToken({ projectPath: 'acme/scheduled-prune', ref });
+    const lambdasOf = (env: string) => p.metaLambdas().filter((l) => String(l.name).startsWith(`scheduled-prune/${env}/`));
+    const packageFor = (text: string) => `acme/scheduled-prune/packages/${sha256(text)}/`;
+    const hasPackage = (keys: string[], text: string) => keys.some((k) => k.startsWith(packageFor(text)));
+    const schedule = async () => {
+      execFileSync('git', ['checkout', '-q', 'main'], { cwd: p.dir });
+      await p.removeCheckoutOutputs();
+      // Package ages come from S3, which cannot be backdated here: 0 days counts any age.
+      return p.run([], { GESTALT_ID_TOKEN: await tokenFor('main'), CI_PIPELINE_SOURCE: 'schedule', GESTALT_PRUNE_PACKAGES_DAYS: '0' });
+    };
+
+    // feature/a deploys twice (hello changes); feature/b, from main, runs the original hello and goodbye.
+    const aToken = await tokenFor('feature/a');
+    expectJobs(await p.run([], { GESTALT_ID_TOKEN: aToken }), ['build', 'deploy_review'], ['prune', 'stop_review']);
+    const helloA = 'exports.handler = async () => ({ statusCode: 200, body: "hello from a" });\n';
+    await p.removeCheckoutOutputs();
+    await writeFiles(p.dir, { 'src/hello.js': helloA });
+    await commitAll(p.dir, 'hello from a');
+    expectJobs(await p.run([], { GESTALT_ID_TOKEN: aToken }), ['build', 'deploy_review'], ['prune', 'stop_review']);
+    execFileSync('git', ['checkout', '-q', '-b', 'feature/b', 'main'], { cwd: p.dir });
+    await p.removeCheckoutOutputs();
+    const bToken = await tokenFor('feature/b');
+    expectJobs(await p.run([], { GESTALT_ID_TOKEN: bToken }), ['build', 'deploy_review'], ['prune', 'stop_review']);
+    expect(lambdasOf('feature-a')).toHaveLength(2);
+    expect(lambdasOf('feature-b')).toHaveLength(2);
+    const before = await p.s3Keys('packages/');
+    expect(before).toHaveLength(3);
+
+    // review/feature-a has not been deployed for 30 days (its record says so); review/feature-b is fresh.
+    const recordKey = 'acme/scheduled-prune/deployments/review/feature-a.json';
+    const record = await p.record('review/feature-a');
+    await stack.s3.client.send(new PutObjectCommand({ Bucket: stack.bucket, Key: recordKey, Body: JSON.stringify({ ...record, updatedAt: new Date(Date.now() - 30 * 86_400_000).toISOString() }), ContentType: 'application/json' }));
+
+    // The scheduled pipeline runs prune and nothing else.
+    const pruned = await schedule();
+    expectJobs(pruned, ['prune'], ['build', 'deploy_review', 'stop_review']);
+    expect(pruned.output).toMatch(/1 environment\(s\) match review\/\* and were not updated for 14 day\(s\)/);
+    const report = await readJson(join(p.dir, 'gestalt-prune.json'));
+    expect(report.pruned.environments).toEqual(['review/feature-a']);
+    // Only feature/a's own hello is named by nothing now; the original hello and goodbye are feature/b's.
+    expect(report.pruned.packages).toHaveLength(1);
+    expect(report.pruned.packages[0]).toMatch(new RegExp(`^${packageFor(helloA)}`));
+    expect(lambdasOf('feature-a')).toEqual([]);
+    expect(p.metaEndpoints().filter((e) => String(e.name).startsWith('scheduled-prune/feature-a/'))).toEqual([]);
+    expect(await p.record('review/feature-a')).toBeUndefined();
+    expect(lambdasOf('feature-b')).toHaveLength(2);
+    const after = await p.s3Keys('packages/');
+    expect(hasPackage(after, helloA)).toBe(false);
+    expect(hasPackage(after, sources['src/hello.js'])).toBe(true);
+    expect(hasPackage(after, sources['src/goodbye.js'])).toBe(true);
+    expect((await p.s3Keys('deployments/')).sort()).toEqual(['acme/scheduled-prune/deployments/review/feature-b.history.json', 'acme/scheduled-prune/deployments/review/feature-b.json']);
+
+    // GitLab still lists review/feature-a: its stop job finds nothing left and succeeds.
+    execFileSync('git', ['checkout', '-q', 'feature/a'], { cwd: p.dir });
+    await p.removeCheckoutOutputs();
+    const late = await p.run(['stop_review'], { GESTALT_ID_TOKEN: aToken });
+    expectJobs(late, ['stop_review']);
+    expect(late.output).toMatch(/Nothing to stop/);
+
+    // feature/b is merged and its environment stopped; the next scheduled run deletes the last packages.
+    execFileSync('git', ['checkout', '-q', 'feature/b'], { cwd: p.dir });
+    await p.removeCheckoutOutputs();
+    expectJobs(await p.run(['stop_review'], { GESTALT_ID_TOKEN: bToken }), ['stop_review']);
+    expectJobs(await schedule(), ['prune']);
+    expect((await readJson(join(p.dir, 'gestalt-prune.json'))).pruned.packages).toHaveLength(2);
+    expect(p.metaLambdas()).toEqual([]);
+    expect(p.metaEndpoints()).toEqual([]);
+    expect(await p.s3Keys()).toEqual([]);
+  });
+});
+
 describe('GitLab CI schema and merged configuration', { timeout: 90_000 }, () => {
   it.each(EXAMPLES)('%s: gitlab-ci-local validates it against the CI schema and --preview merges the template in', async (name) => {
     const p = await exampleProject(name, { files: sources });
@@ -501,7 +576,8 @@ describe('GitLab CI schema and merged configuration', { timeout: 90_000 }, () =>
     for (const [job, v] of gestalt) {
       expect(v.image?.name, job).toBe('$GESTALT_IMAGE');
       expect(v.variables?.GESTALT_IMAGE, job).toBeDefined();
-      expect(v.environment?.name, `${job} names its environment`).toBeTruthy();
+      // prune looks at every environment, so it has none of its own.
+      if (!JSON.stringify(v.script).includes('gestalt-deploy prune')) expect(v.environment?.name, `${job} names its environment`).toBeTruthy();
       expect(v.id_tokens?.GESTALT_ID_TOKEN?.aud, job).toBeTruthy();
     }
   });

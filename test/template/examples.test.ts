@@ -8,7 +8,7 @@ import { REPO_ROOT } from '../support/template-server.js';
 import { exampleNames, interpolate, readExample, readTemplate, resolveJob } from './ci-yaml.js';
 import type { Json } from './ci-yaml.js';
 
-const EXPECTED = ['component', 'cross-account', 'function-groups', 'gateway-migration', 'merge-request-plan', 'production', 'promote-verify', 'review-environments'];
+const EXPECTED = ['component', 'cross-account', 'function-groups', 'gateway-migration', 'merge-request-plan', 'production', 'promote-verify', 'review-environments', 'scheduled-prune'];
 /** The examples that include the CI/CD component rather than the remote template. */
 const COMPONENT_EXAMPLES = ['component'];
 const DEFAULT_STAGES = ['.pre', 'build', 'test', 'deploy', '.post'];
@@ -86,7 +86,8 @@ describe('examples/', () => {
     }
     for (const j of gestalt) {
       const job = resolveJob(configs, j);
-      expect(job.environment?.name, `${name}: ${j} names its environment`).toBeTruthy();
+      // prune looks at every environment under S3_PREFIX, so it has none of its own.
+      if (!extendsOf(config[j]).includes('.gestalt-prune')) expect(job.environment?.name, `${name}: ${j} names its environment`).toBeTruthy();
       expect(config[j].image, `${name}: ${j} keeps the template's image`).toBeUndefined();
       expect(config[j].id_tokens, `${name}: ${j} keeps the template's ID token`).toBeUndefined();
       expect(job.script.some((l: string) => /^gestalt-deploy (deploy|stop|plan|verify|promote|rollback|prune)$/.test(l)), `${name}: ${j} still calls the runner`).toBe(true);
@@ -181,6 +182,22 @@ describe('examples/', () => {
     }
     // Staging and production are deployed from the same branch: the environment must be part of the names.
     expect(configs[1].variables.GESTALT_NAME_TEMPLATE).toContain('{env}');
+  });
+
+  it('scheduled-prune: the schedule runs prune only, over review environments; pushes never prune and schedules never deploy', async () => {
+    const { config, configs } = await load('scheduled-prune');
+    const prune = resolveJob(configs, 'prune');
+    expect(prune.rules).toEqual([{ if: '$CI_PIPELINE_SOURCE == "schedule"' }]);
+    expect(prune.script).toEqual(['gestalt-deploy prune']);
+    expect(prune.environment).toBeUndefined();
+    expect(prune.variables).toMatchObject({ GIT_STRATEGY: 'none', GESTALT_PRUNE_ENVIRONMENTS: 'review/*' });
+    expect(Number(prune.variables.GESTALT_PRUNE_AFTER_DAYS)).toBeGreaterThan(0);
+    expect(Number(prune.variables.GESTALT_PRUNE_PACKAGES_DAYS)).toBeGreaterThan(0);
+    for (const j of jobNames(config).filter((n) => n !== 'prune')) {
+      const rules = ruleIfs(resolveJob(configs, j));
+      expect(rules.length, `${j} has rules`).toBeGreaterThan(0);
+      for (const rule of rules) expect(rule, `${j} stays out of the schedule`).toContain('$CI_PIPELINE_SOURCE != "schedule"');
+    }
   });
 
   it('production deploys by hand from the default branch only, and keeps the runner call next to its own command', async () => {
