@@ -47,10 +47,20 @@ export interface EndpointHit {
   path: string;
 }
 
+export interface EndpointAnswer {
+  status: number;
+  body: string;
+}
+
 export interface EndpointServer {
   /** Base of every deployed endpoint's public URL (stands in for the Kong gateway in front of Gestalt). */
   url: string;
   hits: EndpointHit[];
+  /**
+   * What the function behind an endpoint answers, when a test decides (e.g. a broken deployment's 500); unset, or
+   * returning undefined: 200 with {"ok":true,"path":...}.
+   */
+  respond: ((hit: EndpointHit) => EndpointAnswer | undefined) | undefined;
   close(): Promise<void>;
 }
 
@@ -79,15 +89,18 @@ export interface StackOptions {
 
 async function startEndpointServer(): Promise<EndpointServer> {
   const hits: EndpointHit[] = [];
+  const endpoints: EndpointServer = { url: '', hits, respond: undefined, close: () => Promise.resolve() };
   const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
-    hits.push({ method: req.method ?? '', path });
-    const body = JSON.stringify({ ok: true, path });
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    const hit = { method: req.method ?? '', path: new URL(req.url ?? '/', 'http://127.0.0.1').pathname };
+    hits.push(hit);
+    const { status, body } = endpoints.respond?.(hit) ?? { status: 200, body: JSON.stringify({ ok: true, path: hit.path }) };
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });
   const { url, close } = await serveLoopback(server);
-  return { url, hits, close };
+  endpoints.url = url;
+  endpoints.close = close;
+  return endpoints;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<LocalStack> {

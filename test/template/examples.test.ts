@@ -8,7 +8,7 @@ import { REPO_ROOT } from '../support/template-server.js';
 import { exampleNames, interpolate, readExample, readTemplate, resolveJob } from './ci-yaml.js';
 import type { Json } from './ci-yaml.js';
 
-const EXPECTED = ['component', 'cross-account', 'function-groups', 'gateway-migration', 'merge-request-plan', 'production', 'review-environments'];
+const EXPECTED = ['component', 'cross-account', 'function-groups', 'gateway-migration', 'merge-request-plan', 'production', 'promote-verify', 'review-environments', 'scheduled-prune'];
 /** The examples that include the CI/CD component rather than the remote template. */
 const COMPONENT_EXAMPLES = ['component'];
 const DEFAULT_STAGES = ['.pre', 'build', 'test', 'deploy', '.post'];
@@ -86,16 +86,18 @@ describe('examples/', () => {
     }
     for (const j of gestalt) {
       const job = resolveJob(configs, j);
-      expect(job.environment?.name, `${name}: ${j} names its environment`).toBeTruthy();
+      // prune looks at every environment under S3_PREFIX, so it has none of its own.
+      if (!extendsOf(config[j]).includes('.gestalt-prune')) expect(job.environment?.name, `${name}: ${j} names its environment`).toBeTruthy();
       expect(config[j].image, `${name}: ${j} keeps the template's image`).toBeUndefined();
       expect(config[j].id_tokens, `${name}: ${j} keeps the template's ID token`).toBeUndefined();
-      expect(job.script.some((l: string) => /^gestalt-deploy (deploy|stop|plan|verify)$/.test(l)), `${name}: ${j} still calls the runner`).toBe(true);
+      expect(job.script.some((l: string) => /^gestalt-deploy (deploy|stop|plan|verify|promote|rollback|prune)$/.test(l)), `${name}: ${j} still calls the runner`).toBe(true);
     }
   });
 
   it.each(EXPECTED)('%s: each on_stop names a .gestalt-stop job for the same environment, with the same rules and when: manual', async (name) => {
     const { config, configs } = await load(name);
-    const deploys = jobNames(config).filter((j) => extendsOf(config[j]).includes('.gestalt-deploy'));
+    // A promotion deploys too: it names the stop job of the environment it creates.
+    const deploys = jobNames(config).filter((j) => extendsOf(config[j]).some((e) => e === '.gestalt-deploy' || e === '.gestalt-promote'));
     const stops = jobNames(config).filter((j) => extendsOf(config[j]).includes('.gestalt-stop'));
     expect(stops.length, `${name}: every example shows how to stop what it deploys`).toBeGreaterThanOrEqual(1);
     for (const d of deploys) {
@@ -149,6 +151,53 @@ describe('examples/', () => {
     expect(deploy.environment.name).toBe('review/$CI_COMMIT_REF_SLUG');
     expect(deploy.environment.auto_stop_in).toMatch(/\d+ (day|week|hour)s?/);
     expect(deploy.environment.url).toBe('$GESTALT_ENVIRONMENT_URL');
+  });
+
+  it('promote-verify: staging is deployed and verified on every push; production only gets what staging runs, by hand, verified with rollback', async () => {
+    const { configs } = await load('promote-verify');
+    const job = (name: string) => resolveJob(configs, name);
+    const onDefault = [{ if: '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH' }];
+    const byHand = [{ if: '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH', when: 'manual' }];
+    expect(job('deploy_staging').rules).toEqual(onDefault);
+    expect(job('verify_staging')).toMatchObject({ needs: ['deploy_staging'], rules: onDefault, environment: { name: 'staging', action: 'verify' } });
+    // Production is never built: the promotion has no build job to need, only the verified staging.
+    const promote = job('promote_production');
+    expect(promote).toMatchObject({ needs: ['verify_staging'], rules: byHand, environment: { name: 'production', deployment_tier: 'production', on_stop: 'stop_production' } });
+    expect(promote.variables.GESTALT_PROMOTE_FROM).toBe('staging');
+    expect(promote.script).toEqual(['gestalt-deploy promote']);
+    expect(promote.dependencies).toEqual([]);
+    // Verification starts by itself once the promotion ran, and rolls back what fails.
+    const verify = job('verify_production');
+    expect(verify).toMatchObject({ needs: ['promote_production'], rules: onDefault, environment: { name: 'production', action: 'verify' } });
+    expect(verify.variables.GESTALT_VERIFY_ROLLBACK).toBe('true');
+    const rollback = job('rollback_production');
+    expect(rollback.rules).toEqual([{ ...byHand[0], allow_failure: true }]);
+    expect(rollback.environment.name).toBe('production');
+    expect(rollback.script).toEqual(['gestalt-deploy rollback']);
+    // Staging and production jobs each use their environment's role; all production jobs share one resource group.
+    for (const name of ['deploy_staging', 'verify_staging', 'stop_staging']) expect(job(name).variables.AWS_ROLE_ARN, name).toMatch(/role\/gitlab-gestalt-deploy$/);
+    for (const name of ['promote_production', 'verify_production', 'rollback_production', 'stop_production']) {
+      expect(job(name).variables.AWS_ROLE_ARN, name).toMatch(/role\/gitlab-gestalt-production$/);
+      expect(job(name).resource_group, name).toBe(promote.resource_group);
+    }
+    // Staging and production are deployed from the same branch: the environment must be part of the names.
+    expect(configs[1].variables.GESTALT_NAME_TEMPLATE).toContain('{env}');
+  });
+
+  it('scheduled-prune: the schedule runs prune only, over review environments; pushes never prune and schedules never deploy', async () => {
+    const { config, configs } = await load('scheduled-prune');
+    const prune = resolveJob(configs, 'prune');
+    expect(prune.rules).toEqual([{ if: '$CI_PIPELINE_SOURCE == "schedule"' }]);
+    expect(prune.script).toEqual(['gestalt-deploy prune']);
+    expect(prune.environment).toBeUndefined();
+    expect(prune.variables).toMatchObject({ GIT_STRATEGY: 'none', GESTALT_PRUNE_ENVIRONMENTS: 'review/*' });
+    expect(Number(prune.variables.GESTALT_PRUNE_AFTER_DAYS)).toBeGreaterThan(0);
+    expect(Number(prune.variables.GESTALT_PRUNE_PACKAGES_DAYS)).toBeGreaterThan(0);
+    for (const j of jobNames(config).filter((n) => n !== 'prune')) {
+      const rules = ruleIfs(resolveJob(configs, j));
+      expect(rules.length, `${j} has rules`).toBeGreaterThan(0);
+      for (const rule of rules) expect(rule, `${j} stays out of the schedule`).toContain('$CI_PIPELINE_SOURCE != "schedule"');
+    }
   });
 
   it('production deploys by hand from the default branch only, and keeps the runner call next to its own command', async () => {
