@@ -12,16 +12,23 @@ export function historyFunction(fn: PackagedFunction, packageKey: string): Histo
     packageKey,
     sha256: fn.sha256,
     size: fn.size,
-    runtime: fn.runtime,
-    handler: fn.handler,
-    memory: fn.memory,
-    cpus: fn.cpus,
-    timeout: fn.timeout,
-    methods: [...fn.methods],
-    public: fn.public,
-    env: { ...fn.env },
-    ...(fn.verify ? { verify: { ...fn.verify } } : {}),
+    ...copiedSettings(fn),
     ...(gestalt ? { gestalt } : {}),
+  };
+}
+
+/** The settings both shapes share, copied so neither shares arrays or maps with the other. */
+function copiedSettings(f: Pick<HistoryFunction, 'runtime' | 'handler' | 'memory' | 'cpus' | 'timeout' | 'methods' | 'public' | 'env' | 'verify'>) {
+  return {
+    runtime: f.runtime,
+    handler: f.handler,
+    memory: f.memory,
+    cpus: f.cpus,
+    timeout: f.timeout,
+    methods: [...f.methods],
+    public: f.public,
+    env: { ...f.env },
+    ...(f.verify ? { verify: { ...f.verify } } : {}),
   };
 }
 
@@ -32,15 +39,7 @@ export function packagedFromHistory(f: HistoryFunction, source: string, name = f
     file: f.file,
     relPath: f.file,
     absPath: '',
-    runtime: f.runtime,
-    handler: f.handler,
-    memory: f.memory,
-    cpus: f.cpus,
-    timeout: f.timeout,
-    methods: [...f.methods],
-    public: f.public,
-    env: { ...f.env },
-    ...(f.verify ? { verify: { ...f.verify } } : {}),
+    ...copiedSettings(f),
     ...(f.gestalt ? pickGestaltSettings(f.gestalt) : {}),
     source,
     sha256: f.sha256,

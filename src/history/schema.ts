@@ -1,23 +1,14 @@
 import { parseGestaltSettings } from './gestalt-settings.js';
-import { InvalidRecord } from '../record/schema.js';
+import { CONTROL_RE, InvalidRecord, parseJsonObject, SHA256_RE } from '../record/schema.js';
 import type { DeploymentHistory, HistoryCommand, HistoryEntry, HistoryFunction } from './types.js';
 
 // The history is untrusted input like the record: rollback and promote deploy what it says, so every field
 // they act on is checked here, once.
 
 const COMMANDS: readonly HistoryCommand[] = ['deploy', 'rollback', 'promote'];
-const SHA256_RE = /^[0-9a-f]{64}$/;
-// eslint-disable-next-line no-control-regex
-const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 
 export function parseHistory(text: string, expect: { environment: string; projectPath: string }): DeploymentHistory {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new InvalidRecord('it is not JSON (truncated or overwritten)');
-  }
-  if (!isObject(raw)) throw new InvalidRecord('it is not a JSON object');
+  const raw = parseJsonObject(text);
   if (raw.schema !== 1) throw new InvalidRecord(`its schema ${JSON.stringify(raw.schema)} is not one this version reads (1)`);
   if (raw.environment !== expect.environment) throw new InvalidRecord(`it is for environment ${JSON.stringify(raw.environment)}, not '${expect.environment}'`);
   if (expect.projectPath && raw.project !== expect.projectPath) throw new InvalidRecord(`it belongs to project ${JSON.stringify(raw.project)}, not '${expect.projectPath}'`);

@@ -1,9 +1,10 @@
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { StorageSettings } from '../config/types.js';
 import { RemoteError } from '../errors.js';
 import { InvalidRecord } from '../record/schema.js';
 import { isConflict } from '../record/store.js';
 import { s3Uri } from '../storage/client.js';
+import { readDocument } from '../storage/documents.js';
 import { isNotFound, s3Failure } from '../storage/errors.js';
 import { parseHistory } from './schema.js';
 import type { DeploymentHistory, HistoryEntry } from './types.js';
@@ -69,16 +70,9 @@ export class HistoryStore {
 
   private async readVersion(environment: string): Promise<{ history: DeploymentHistory; etag: string | undefined }> {
     const empty: DeploymentHistory = { schema: 1, environment, project: this.projectPath, entries: [] };
-    let text: string;
-    let etag: string | undefined;
-    try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.storage.bucket, Key: historyKey(this.storage, environment) }));
-      text = (await out.Body?.transformToString('utf8')) ?? '';
-      etag = out.ETag;
-    } catch (err) {
-      if (isNotFound(err)) return { history: empty, etag: undefined };
-      throw s3Failure('GetObject', this.uri(environment), err);
-    }
+    const stored = await readDocument(this.s3, this.storage.bucket, historyKey(this.storage, environment));
+    if (!stored) return { history: empty, etag: undefined };
+    const { text, etag } = stored;
     try {
       return { history: parseHistory(text, { environment, projectPath: this.projectPath }), etag };
     } catch (err) {

@@ -1,4 +1,4 @@
-import type { GestaltSettings, VerifySpec } from '../config/types.js';
+import type { FunctionSettings, GestaltSettings } from '../config/types.js';
 
 /**
  * An environment's deployments, newest first: what each successful deploy, rollback or promote put there,
@@ -6,7 +6,8 @@ import type { GestaltSettings, VerifySpec } from '../config/types.js';
  */
 export type HistoryCommand = 'deploy' | 'rollback' | 'promote';
 
-export interface HistoryFunction {
+/** One function of an entry: its package and every setting it was deployed with. */
+export interface HistoryFunction extends Omit<FunctionSettings, 'runtime' | 'handler' | keyof GestaltSettings> {
   name: string;
   file: string;
   packageKey: string;
@@ -14,13 +15,6 @@ export interface HistoryFunction {
   size: number;
   runtime: string;
   handler: string;
-  memory: number;
-  cpus: number;
-  timeout: number;
-  methods: string[];
-  public: boolean;
-  env: Record<string, string>;
-  verify?: VerifySpec;
   /** Secret mounts, schedule, headers, pre-warm, isolation and endpoint options, when any was set. */
   gestalt?: GestaltSettings;
 }

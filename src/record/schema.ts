@@ -19,11 +19,12 @@ export class InvalidRecord extends Error {
 }
 
 const STATES: readonly FunctionState[] = ['pending', 'deployed', 'failed'];
-const SHA256_RE = /^[0-9a-f]{64}$/;
+export const SHA256_RE = /^[0-9a-f]{64}$/;
 // eslint-disable-next-line no-control-regex
-const CONTROL_RE = /[\u0000-\u001f\u007f]/;
+export const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 
-export function parseRecord(text: string, expect: RecordExpectation): DeploymentRecord {
+/** The document as a JSON object, or InvalidRecord saying why not. */
+export function parseJsonObject(text: string): Record<string, unknown> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -31,6 +32,11 @@ export function parseRecord(text: string, expect: RecordExpectation): Deployment
     throw new InvalidRecord('it is not JSON (truncated or overwritten)');
   }
   if (!isObject(raw)) throw new InvalidRecord('it is not a JSON object');
+  return raw;
+}
+
+export function parseRecord(text: string, expect: RecordExpectation): DeploymentRecord {
+  const raw = parseJsonObject(text);
   if (raw.schema !== 1 && raw.schema !== 2) throw new InvalidRecord(`its schema ${JSON.stringify(raw.schema)} is not one this version reads (1 or 2)`);
   if (raw.environment !== expect.environment) throw new InvalidRecord(`it is for environment ${JSON.stringify(raw.environment)}, not '${expect.environment}'`);
   if (raw.mode !== 'gateway' && raw.mode !== 'meta') throw new InvalidRecord(`its mode ${JSON.stringify(raw.mode)} is neither gateway nor meta`);

@@ -1,8 +1,9 @@
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { StorageSettings } from '../config/types.js';
 import { RemoteError } from '../errors.js';
 import { awsErrorName, awsStatus } from '../net/aws-errors.js';
 import { s3Uri } from '../storage/client.js';
+import { readDocument } from '../storage/documents.js';
 import { s3Failure } from '../storage/errors.js';
 import { InvalidRecord, parseRecord, type RecordExpectation } from './schema.js';
 import type { DeploymentRecord } from './types.js';
@@ -51,16 +52,9 @@ export class RecordStore {
   }
 
   async readVersion(environment: string): Promise<RecordVersion> {
-    let text: string;
-    let etag: string | undefined;
-    try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.storage.bucket, Key: this.key(environment) }));
-      text = (await out.Body?.transformToString('utf8')) ?? '';
-      etag = out.ETag;
-    } catch (err) {
-      if (isNoRecord(err)) return { record: undefined, etag: undefined };
-      throw s3Failure('GetObject', this.uri(environment), err);
-    }
+    const stored = await readDocument(this.s3, this.storage.bucket, this.key(environment));
+    if (!stored) return { record: undefined, etag: undefined };
+    const { text, etag } = stored;
     try {
       return { record: parseRecord(text, { ...this.expect, environment }), etag };
     } catch (err) {
@@ -121,12 +115,6 @@ export class RecordStore {
  * key, NoSuchBucket for the bucket, both with status 404. A missing bucket is a failure: a mistyped
  * S3_BUCKET_NAME would otherwise make stop report "nothing to stop" and exit 0.
  */
-function isNoRecord(err: unknown): boolean {
-  const name = awsErrorName(err);
-  if (name === 'NoSuchBucket') return false;
-  return name === 'NoSuchKey' || awsStatus(err) === 404;
-}
-
 /** 412: the ETag no longer matches (or the object now exists); 409: S3's ConditionalRequestConflict. */
 export function isConflict(err: unknown): boolean {
   const name = awsErrorName(err);
