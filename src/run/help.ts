@@ -24,6 +24,10 @@ const AWS = 'AWS_REGION, and AWS_ROLE_ARN with GESTALT_ID_TOKEN (or AWS_ACCESS_K
 const SIZING = 'LAMBDA_HANDLER, LAMBDA_MEMORY, LAMBDA_CPUS, LAMBDA_TIMEOUT, LAMBDA_METHODS, LAMBDA_PUBLIC, GESTALT_CONFIG, GESTALT_NAME_TEMPLATE';
 const TUNING = 'S3_PREFIX, S3_FORCE_PATH_STYLE, AWS_ENDPOINT_URL_S3, AWS_ROLE_CHAIN, GESTALT_CONCURRENCY, GESTALT_HTTP_TIMEOUT, GESTALT_RETRY_ATTEMPTS, GESTALT_DEBUG';
 
+// rollback and promote deploy from the history: they write and fail alike.
+const CONVERGE_WRITES = 'functions and endpoints in Gestalt, the deployment record and a history entry; gestalt-deploy.json, gestalt-deploy.env';
+const CONVERGE_EXIT = '1 a remote operation failed, 2 configuration error (nothing was changed), 130/143 cancelled';
+
 const HELP: Record<OfferedCommand, CommandHelp> = {
   deploy: {
     summary: 'upload changed packages to S3, create/update the functions and endpoints, record the deployment',
@@ -73,16 +77,16 @@ const HELP: Record<OfferedCommand, CommandHelp> = {
     description: "Deploys an earlier history entry of this environment again, from the packages and settings it recorded: no checkout, no build and no upload. GESTALT_ROLLBACK_TO picks the entry by number or commit SHA prefix; unset, it is the entry before the newest.",
     needs: ['S3_BUCKET_NAME', AWS, TARGET, 'a job environment (CI_ENVIRONMENT_NAME)'],
     optional: ['GESTALT_ROLLBACK_TO, GESTALT_HISTORY_LIMIT, LAMBDA_API, LAMBDA_ENVIRONMENT_ID', TUNING],
-    writes: 'functions and endpoints in Gestalt, the deployment record and a history entry; gestalt-deploy.json, gestalt-deploy.env',
-    exit: '0 rolled back, 1 a remote operation failed, 2 configuration error (nothing was changed), 130/143 cancelled',
+    writes: CONVERGE_WRITES,
+    exit: `0 rolled back, ${CONVERGE_EXIT}`,
   },
   promote: {
     summary: 'deploy the packages and settings GESTALT_PROMOTE_FROM runs now into this environment, no rebuild',
     description: "Takes the latest history entry of the environment named by GESTALT_PROMOTE_FROM and deploys the same packages and settings into this job's environment, under names rendered with this job's GESTALT_NAME_TEMPLATE. No checkout and no upload: the reviewed bytes are the ones that run.",
     needs: ['GESTALT_PROMOTE_FROM, LAMBDA_API, LAMBDA_ENVIRONMENT_ID', 'S3_BUCKET_NAME', AWS, TARGET, 'a job environment (CI_ENVIRONMENT_NAME)'],
     optional: ['GESTALT_NAME_TEMPLATE, GESTALT_HISTORY_LIMIT', TUNING],
-    writes: 'functions and endpoints in Gestalt, the deployment record and a history entry; gestalt-deploy.json, gestalt-deploy.env',
-    exit: '0 promoted, 1 a remote operation failed, 2 configuration error (nothing was changed), 130/143 cancelled',
+    writes: CONVERGE_WRITES,
+    exit: `0 promoted, ${CONVERGE_EXIT}`,
   },
   verify: {
     summary: 'call every deployed endpoint until it answers as expected (gestalt-verify.json)',
