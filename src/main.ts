@@ -3,14 +3,6 @@ import type { Command } from './config/types.js';
 import { ConfigError, EXIT, RemoteError, errorMessage, type ExitCode } from './errors.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { CancelledError } from './net/cancel.js';
-import { runDeploy } from './run/deploy.js';
-import { runDoctor } from './run/doctor.js';
-import { runPlan } from './run/plan.js';
-import { runStop } from './run/stop.js';
-import { runHistory } from './run/history.js';
-import { runRollback } from './run/rollback.js';
-import { runPromote } from './run/promote.js';
-import { runVerify } from './run/verify.js';
 import { VERSION } from './version.js';
 
 const COMMANDS: readonly Command[] = ['deploy', 'stop', 'plan', 'doctor', 'history', 'rollback', 'promote', 'verify'];
@@ -59,26 +51,29 @@ export async function main(argv: string[], env: Record<string, string | undefine
       // doctor reports configuration problems and goes on checking what it can.
       const { config, problems } = readConfig('doctor', env, cwd);
       for (const w of config.warnings) log.warn(w);
+      const { runDoctor } = await import('./run/doctor.js');
       return await runDoctor(config, problems, log);
     }
     const config = loadConfig(command as Command, env, cwd);
     for (const w of config.warnings) log.warn(w);
     log.info(`gestalt-deploy ${VERSION}: ${command} ${config.job.environment ? `environment '${config.job.environment}' ` : ''}via ${config.target.mode} mode`);
+    // Each command's module (and with it the AWS SDK) is loaded only when that command runs: --help, --version
+    // and configuration errors start as fast as plain node. The bundle inlines these imports, it stays one file.
     switch (command as Command) {
       case 'deploy':
-        return await runDeploy(config, env, log);
+        return await (await import('./run/deploy.js')).runDeploy(config, env, log);
       case 'stop':
-        return await runStop(config, log);
+        return await (await import('./run/stop.js')).runStop(config, log);
       case 'plan':
-        return await runPlan(config, env, log);
+        return await (await import('./run/plan.js')).runPlan(config, env, log);
       case 'history':
-        return await runHistory(config, log);
+        return await (await import('./run/history.js')).runHistory(config, log);
       case 'rollback':
-        return await runRollback(config, log);
+        return await (await import('./run/rollback.js')).runRollback(config, log);
       case 'promote':
-        return await runPromote(config, log);
+        return await (await import('./run/promote.js')).runPromote(config, log);
       case 'verify':
-        return await runVerify(config, log);
+        return await (await import('./run/verify.js')).runVerify(config, log);
     }
   } catch (err) {
     return reportFailure(err, log);
