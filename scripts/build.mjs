@@ -8,12 +8,39 @@
 //   dist/gestalt-deploy.meta.json  esbuild's metafile: which input put how many bytes where (the notices test reads it)
 import { build } from 'esbuild';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { bundledPackageDirs, readPackages, renderNotices } from './lib/notices.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
 const outfile = fileURLToPath(new URL('../dist/gestalt-deploy.js', import.meta.url));
+
+// Start-up cost is mostly evaluating modules: the bundle is built so that `--version`, `--help` and a configuration
+// error evaluate as little as possible (src/main.ts imports each command's module only when it runs).
+//
+// Node built-ins: an ESM `import … from 'node:http2'` in a bundled package becomes a top-level import of the bundle,
+// loaded at start-up whatever the command. Resolved to a one-line CommonJS module instead, each is required only
+// when the module that imports it is first evaluated.
+const BUILTIN = new RegExp(`^(node:)?(${builtinModules.map((m) => m.replace(/[/]/g, '\\/')).join('|')})$`);
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    b.onResolve({ filter: BUILTIN }, (args) =>
+      // The shim's own require() is the real built-in, left to Node.
+      args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({ contents: `module.exports = require('node:${args.path}');`, loader: 'js' }));
+  },
+};
+// ofetch's `node` build inlines a fetch polyfill (node-fetch-native) for Nodes without fetch; every Node we support
+// (>= 20) has it, so its plain build, which calls globalThis.fetch, is the one bundled.
+const nativeFetchOfetch = {
+  name: 'ofetch-native-fetch',
+  setup(b) {
+    b.onResolve({ filter: /^ofetch$/ }, () => ({ path: fileURLToPath(new URL('../node_modules/ofetch/dist/index.mjs', import.meta.url)) }));
+  },
+};
 
 const result = await build({
   // Paths in the metafile and the source map are relative to the repository, whatever the caller's directory.
@@ -24,6 +51,9 @@ const result = await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
+  // ESM builds first: they are smaller than the CommonJS ones (no interop helpers, better tree-shaking).
+  mainFields: ['module', 'main'],
+  plugins: [lazyBuiltins, nativeFetchOfetch],
   minify: true,
   // linked: the bundle ends with a sourceMappingURL comment naming the map beside it; Node reads it only when
   // source maps are on (src/cli.ts switches them on for GESTALT_DEBUG).

@@ -1,7 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { hashFile } from '../artifacts/files.js';
 import type { Config } from '../config/types.js';
-import { missingCredentials, resolveCredentials, type AwsIdentity } from '../credentials/index.js';
+import { missingCredentials } from '../credentials/missing.js';
+import { resolveCredentials, type AwsIdentity } from '../credentials/index.js';
 import { decodeClaims, formatClaims, providerHost, trustPolicy, wildcardSub } from '../credentials/diagnose.js';
 import { logTrustReview } from '../credentials/trust-review.js';
 import { ConfigError, EXIT, errorMessages, type ExitCode } from '../errors.js';

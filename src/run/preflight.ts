@@ -1,6 +1,6 @@
 import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { AwsSettings, StorageSettings } from '../config/types.js';
-import { missingCredentials } from '../credentials/index.js';
+import { missingCredentials } from '../credentials/missing.js';
 import { ConfigError, RemoteError, RemoteFailures, errorMessages } from '../errors.js';
 import type { GestaltSession, Placement } from '../gestalt/types.js';
 import { awsErrorName, awsStatus, networkCode } from '../net/aws-errors.js';

@@ -1,6 +1,6 @@
 import type { Config } from '../config/types.js';
 import { ConfigError, errorMessages, type ExitCode, type Problem } from '../errors.js';
-import { missingCredentials } from '../credentials/index.js';
+import { missingCredentials } from '../credentials/missing.js';
 import { CancelledError } from '../net/cancel.js';
 import type { Logger } from '../log/logger.js';
 import type { RunReport } from '../reports/types.js';

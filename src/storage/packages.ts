@@ -147,17 +147,26 @@ export class PackageStore {
       throw s3Failure('CreateMultipartUpload', uri, err);
     }
     let call = 'UploadPart';
+    // One buffer per part in flight, reused from part to part: a 250 MB package allocates PARTS_IN_FLIGHT part
+    // buffers, not one per part, so memory stays flat and the collector has nothing to do.
+    const free: Buffer[] = [];
     let loaded = 0;
     try {
       const parts = await mapLimit(pkg.partSha256, PARTS_IN_FLIGHT, async (partHex, index): Promise<CompletedPart> => {
-        const body = await readChecked(file, pkg, key, index);
-        const ChecksumSHA256 = base64(partHex);
-        const out = await this.s3.send(
-          new UploadPartCommand({ Bucket: this.storage.bucket, Key: key, UploadId: uploadId, PartNumber: index + 1, Body: body, ContentLength: body.length, ChecksumAlgorithm: 'SHA256', ChecksumSHA256 }),
-        );
-        loaded += body.length;
-        onProgress?.(loaded);
-        return { PartNumber: index + 1, ETag: out.ETag, ChecksumSHA256 };
+        const buffer = free.pop() ?? Buffer.allocUnsafe(pkg.partSize);
+        try {
+          const body = await readChecked(file, pkg, key, index, buffer);
+          const ChecksumSHA256 = base64(partHex);
+          const out = await this.s3.send(
+            new UploadPartCommand({ Bucket: this.storage.bucket, Key: key, UploadId: uploadId, PartNumber: index + 1, Body: body, ContentLength: body.length, ChecksumAlgorithm: 'SHA256', ChecksumSHA256 }),
+          );
+          loaded += body.length;
+          onProgress?.(loaded);
+          return { PartNumber: index + 1, ETag: out.ETag, ChecksumSHA256 };
+        } finally {
+          // The SDK is done with the bytes once send() has settled (retries included).
+          free.push(buffer);
+        }
       });
       call = 'CompleteMultipartUpload';
       await this.s3.send(new CompleteMultipartUploadCommand({ Bucket: this.storage.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
@@ -206,10 +215,10 @@ export function objectUrl(aws: AwsSettings, storage: StorageSettings, key: strin
 }
 
 /** Piece `index` of the package as it is on disk now, or PackageChanged when it differs from hashing time. */
-async function readChecked(file: FileHandle, pkg: LocalPackage, key: string, index: number): Promise<Buffer> {
+async function readChecked(file: FileHandle, pkg: LocalPackage, key: string, index: number, into?: Buffer): Promise<Buffer> {
   const offset = index * pkg.partSize;
   const length = Math.min(pkg.partSize, pkg.size - offset);
-  const buffer = Buffer.alloc(length);
+  const buffer = into ? into.subarray(0, length) : Buffer.alloc(length);
   let filled = 0;
   while (filled < length) {
     const { bytesRead } = await file.read(buffer, filled, length - filled, offset + filled);

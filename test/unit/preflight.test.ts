@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AwsSettings, StorageSettings } from '../../src/config/types.js';
-import { missingCredentials } from '../../src/credentials/index.js';
+import { missingCredentials } from '../../src/credentials/missing.js';
 import { ConfigError, RemoteError } from '../../src/errors.js';
 import { networkCode } from '../../src/net/aws-errors.js';
 import { bucketFailure } from '../../src/run/preflight.js';

@@ -1,0 +1,28 @@
+// One upload of one package in a process of its own, so its peak memory is its own: `current` is the product's
+// PackageStore with the product's S3 client, `previous` the path before the upload tuning (previous-upload.ts).
+// Prints one JSON line: upload time, peak RSS and the package size.
+import { basename } from 'node:path';
+import { hashFile } from '../../src/artifacts/files.js';
+import { createS3Client } from '../../src/storage/client.js';
+import { PackageStore, packageKey, type LocalPackage } from '../../src/storage/packages.js';
+import type { AwsSettings, Config, StorageSettings } from '../../src/config/types.js';
+import { previousClient, previousUpload } from './previous-upload.js';
+
+const [impl, path, endpoint] = process.argv.slice(2) as [string, string, string];
+const TIMEOUT_MS = 120_000;
+const storage = { bucket: 'bench', prefix: 'bench', forcePathStyle: true, access: 'private', presignSeconds: 3600 } as unknown as StorageSettings;
+const aws = { region: 'us-east-1', s3Endpoint: endpoint } as unknown as AwsSettings;
+const http = { timeoutMs: TIMEOUT_MS, retry: { attempts: 1 } } as unknown as Config['http'];
+
+const digest = await hashFile(path);
+const pkg: LocalPackage = { ...digest, absPath: path, relPath: basename(path) };
+const key = packageKey(storage, digest.sha256, basename(path));
+const started = performance.now();
+if (impl === 'previous') {
+  await previousUpload(previousClient(endpoint, TIMEOUT_MS), storage.bucket, key, pkg);
+} else {
+  const s3 = createS3Client(aws, storage, { source: 'static', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench-secret-key' } }, http);
+  await new PackageStore(s3, storage, aws).upload(key, pkg);
+}
+const ms = performance.now() - started;
+process.stdout.write(`${JSON.stringify({ ms, peakRssMb: process.resourceUsage().maxRSS / 1024, bytes: digest.size })}\n`);
