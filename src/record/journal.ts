@@ -4,7 +4,8 @@ import type { DeploymentRecord, RecordedFunction } from './types.js';
 /** Header fields a run stamps on the record (who wrote it last, and where the functions live). */
 export type RecordHeader = Omit<DeploymentRecord, 'functions' | 'schema'>;
 
-const keyOf = (f: RecordedFunction) => f.id ?? `name:${f.name}`;
+/** How the record tells entries apart: by lambda id, or by name where the mode has no ids (gateway). */
+export const entryKey = (f: RecordedFunction): string => f.id ?? `name:${f.name}`;
 
 /** How many times `end` re-applies this run's entries when reading back shows they were lost. */
 const VERIFY_ROUNDS = 3;
@@ -34,7 +35,7 @@ export class RunJournal {
     private readonly start: RecordVersion,
     private readonly mayExist: (id: string) => boolean,
   ) {
-    this.seenAtStart = new Map((start.record?.functions ?? []).map((f) => [keyOf(f), f.state]));
+    this.seenAtStart = new Map((start.record?.functions ?? []).map((f) => [entryKey(f), f.state]));
     this.exists = start.record !== undefined;
   }
 
@@ -51,8 +52,8 @@ export class RunJournal {
 
   /** A pending entry whose function never reached Gestalt: it is taken out of the record again. */
   forget(entry: RecordedFunction): void {
-    this.entries.delete(keyOf(entry));
-    this.dropped.add(keyOf(entry));
+    this.entries.delete(entryKey(entry));
+    this.dropped.add(entryKey(entry));
     this.dirty = true;
     this.writing ??= this.flush();
   }
@@ -71,7 +72,7 @@ export class RunJournal {
   }
 
   private holdsMine(record: DeploymentRecord | undefined): boolean {
-    const stored = new Map((record?.functions ?? []).map((f) => [keyOf(f), f.state]));
+    const stored = new Map((record?.functions ?? []).map((f) => [entryKey(f), f.state]));
     return [...this.entries.entries()].every(([key, f]) => stored.get(key) === f.state) && [...this.dropped].every((key) => !stored.has(key));
   }
 
@@ -79,7 +80,7 @@ export class RunJournal {
   apply(current: DeploymentRecord | undefined): DeploymentRecord | undefined {
     const mine = new Set(this.entries.keys());
     const kept = (current?.functions ?? []).filter((f) => {
-      const key = keyOf(f);
+      const key = entryKey(f);
       if (mine.has(key) || this.dropped.has(key)) return false;
       if (!this.touched.has(f.name)) return true;
       // Another entry of a name this run deploys: keep it unless this run saw it at the start and its
@@ -95,15 +96,15 @@ export class RunJournal {
       schema: 2,
       ...this.header,
       updatedAt: new Date().toISOString(),
-      functions: [...kept, ...this.entries.values()].sort((a, b) => a.name.localeCompare(b.name) || keyOf(a).localeCompare(keyOf(b))),
+      functions: [...kept, ...this.entries.values()].sort((a, b) => a.name.localeCompare(b.name) || entryKey(a).localeCompare(entryKey(b))),
     };
   }
 
   private put(entry: RecordedFunction): void {
     // An entry first known by name (gateway) or by a chosen id replaces the run's earlier entry of that key.
-    for (const [key, f] of this.entries) if (f.name === entry.name && key !== keyOf(entry) && f.id === undefined) this.entries.delete(key);
-    this.dropped.delete(keyOf(entry));
-    this.entries.set(keyOf(entry), entry);
+    for (const [key, f] of this.entries) if (f.name === entry.name && key !== entryKey(entry) && f.id === undefined) this.entries.delete(key);
+    this.dropped.delete(entryKey(entry));
+    this.entries.set(entryKey(entry), entry);
     this.touched.add(entry.name);
   }
 

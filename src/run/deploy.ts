@@ -14,6 +14,7 @@ import type { FunctionReport, RunReport } from '../reports/types.js';
 import { packageKey } from '../storage/packages.js';
 import { uploadProgress, uploadSummary } from '../storage/progress.js';
 import { cancelledExit, openDeployment, recordHeader, timed, type RunContext } from './context.js';
+import { removeRecorded } from './remove.js';
 import { withReport } from './report.js';
 import { checkPlan, reviewedState } from './plan-check.js';
 
@@ -124,18 +125,11 @@ async function addHistory(ctx: RunContext, report: RunReport, e: Omit<HistoryEnt
   }
 }
 
+/** Functions the restored deployment lacks: removed with the ownership checks, and out of the record once gone. */
 async function removeAll(ctx: RunContext, session: GestaltSession, record: DeploymentRecord, others: RecordedFunction[], journal: RunJournal): Promise<FunctionReport[]> {
-  return mapLimit(others, ctx.config.concurrency, async (fn): Promise<FunctionReport> => {
-    try {
-      const r = await session.remove(fn, record);
-      journal.forget(fn);
-      ctx.log.info(`  ${fn.name}: ${r.outcome === 'removed' ? `removed (${r.endpoints} endpoint(s))` : 'already gone'}`);
-      return { name: fn.name, file: fn.file, action: r.outcome, endpoint: `${r.endpoints} removed`, packageKey: fn.packageKey, sha256: fn.sha256, id: fn.id };
-    } catch (err) {
-      ctx.log.error(errorMessage(err));
-      return { name: fn.name, file: fn.file, action: 'failed', packageKey: fn.packageKey, id: fn.id, error: errorMessage(err) };
-    }
-  });
+  const results = await removeRecorded(ctx, session, record, others);
+  for (const r of results) if (!r.line.error) journal.forget(r.fn);
+  return results.map((r) => r.line);
 }
 
 async function upload(ctx: RunContext, staged: Staged[], inPlace: boolean): Promise<void> {

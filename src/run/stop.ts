@@ -1,17 +1,16 @@
 import type { Config } from '../config/types.js';
-import { EXIT, errorMessage, type ExitCode } from '../errors.js';
+import { EXIT, type ExitCode } from '../errors.js';
 import type { GestaltSession } from '../gestalt/types.js';
 import type { Logger } from '../log/logger.js';
 import { cancellation } from '../net/cancel.js';
-import { mapLimit } from '../net/pool.js';
+import { entryKey } from '../record/journal.js';
 import type { RecordVersion } from '../record/store.js';
-import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
-import type { FunctionReport, RunReport } from '../reports/types.js';
+import type { DeploymentRecord } from '../record/types.js';
+import type { RunReport } from '../reports/types.js';
 import { cancelledExit, openContext, readRecord, recordHeader, timed, type RunContext } from './context.js';
+import { removeRecorded } from './remove.js';
 import { withReport } from './report.js';
 import { closest } from '../config/closest.js';
-
-const keyOf = (f: RecordedFunction) => f.id ?? `name:${f.name}`;
 
 /**
  * Removes what the environment's record lists (endpoints, then functions), then the record. Needs no
@@ -48,26 +47,10 @@ export async function stopEnvironment(ctx: RunContext, report: RunReport): Promi
   }
   const { record, session, version } = found;
   const results = await timed(timings, 'remove', () =>
-    log.section('remove', `Remove ${record.functions.length} function(s) from ${target.label}`, () =>
-      mapLimit(
-        record.functions,
-        config.concurrency,
-        async (fn): Promise<{ fn: RecordedFunction; line: FunctionReport }> => {
-          try {
-            const r = await session.remove(fn, record);
-            log.info(`  ${fn.name}: ${r.outcome === 'removed' ? `removed (${r.endpoints} endpoint(s))` : 'already gone'}`);
-            return { fn, line: { name: fn.name, file: fn.file, action: r.outcome, endpoint: `${r.endpoints} removed`, packageKey: fn.packageKey, sha256: fn.sha256, id: fn.id } };
-          } catch (err) {
-            log.error(errorMessage(err));
-            return { fn, line: { name: fn.name, file: fn.file, action: 'failed', packageKey: fn.packageKey, id: fn.id, error: errorMessage(err) } };
-          }
-        },
-        { shouldStop: () => cancellation.signal !== undefined, skipped: (fn) => ({ fn, line: { name: fn.name, file: fn.file, action: 'failed', id: fn.id, error: `not started: the job was cancelled (${cancellation.signal})` } }) },
-      ),
-    ),
+    log.section('remove', `Remove ${record.functions.length} function(s) from ${target.label}`, () => removeRecorded(ctx, session, record, record.functions)),
   );
   report.functions = results.map((r) => r.line);
-  const gone = new Set(results.filter((r) => !r.line.error).map((r) => keyOf(r.fn)));
+  const gone = new Set(results.filter((r) => !r.line.error).map((r) => entryKey(r.fn)));
   const left = await timed(timings, 'record', () => dropRemoved(ctx, version, gone, log));
   if (cancellation.signal) return cancelledExit(report, log);
   return left > 0 ? EXIT.remote : EXIT.ok;
@@ -83,7 +66,7 @@ async function dropRemoved({ config, records, history }: RunContext, version: Re
     environment,
     (current) => {
       if (!current) return undefined;
-      const functions = current.functions.filter((f) => !gone.has(keyOf(f)));
+      const functions = current.functions.filter((f) => !gone.has(entryKey(f)));
       // Nothing removed (all refused or failed): the record stays exactly as it was.
       if (functions.length === current.functions.length) return current;
       return functions.length > 0 ? { ...current, functions, updatedAt: new Date().toISOString() } : undefined;
