@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { createServer } from 'node:http';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { serveLoopback } from '../support/loopback.js';
-import { startMetaEmulator, type MetaEmulator } from '../support/meta-emulator.js';
+import type { MetaEmulator } from '../support/meta-emulator.js';
+import { metaJobEnv, startMetaWorld } from './meta-setup.js';
 import { runCli } from '../support/run-cli.js';
-import { GF_SECRET, freshBucket, projectWithPackages, s3Env, startS3Stack, type S3Stack } from './setup.js';
+import { projectWithPackages, startS3Stack, type S3Stack } from './setup.js';
 
 // history, rollback and promote against the bundle, the Meta emulator and moto: everything after the
 // first deploys runs from an empty directory, as a job with GIT_STRATEGY: none would.
@@ -26,31 +27,14 @@ afterAll(async () => {
   await stack.close();
 });
 beforeEach(async () => {
-  meta = await startMetaEmulator({ apiKeys: { 'gf-key': GF_SECRET }, gatewayUrl: 'https://gw.example.test' });
-  envId = meta.seedEnvironment({ name: 'dev' });
-  meta.seedApi(envId, { name: 'dev1' });
-  providerId = meta.seedLambdaProvider();
-  bucket = await freshBucket(stack);
+  ({ meta, envId, providerId, bucket } = await startMetaWorld(stack));
 });
 afterEach(async () => {
   await meta.close();
 });
 
 function env(dir: string, extra: Record<string, string | undefined> = {}) {
-  return s3Env(stack, bucket, {
-    CI_PROJECT_DIR: dir,
-    GESTALT_META_URL: meta.url,
-    GESTALT_ORG: 'root',
-    GESTALT_LAMBDA_PROVIDER_ID: providerId,
-    GF_API_KEY: 'gf-key',
-    GF_API_SECRET: GF_SECRET,
-    LAMBDA_ARTIFACTS: 'dist/*.zip',
-    LAMBDA_RUNTIME: 'nodejs',
-    LAMBDA_HANDLER: 'index.handler',
-    LAMBDA_API: 'dev1',
-    LAMBDA_ENVIRONMENT_ID: envId,
-    ...extra,
-  });
+  return metaJobEnv(stack, { meta, envId, providerId, bucket }, dir, { LAMBDA_ARTIFACTS: 'dist/*.zip', ...extra });
 }
 
 /** An empty working directory: no checkout, no packages. */
@@ -189,10 +173,8 @@ describe('verify', () => {
     const { url, close } = await serveLoopback(server);
     try {
       await meta.close();
-      meta = await startMetaEmulator({ apiKeys: { 'gf-key': GF_SECRET }, gatewayUrl: url });
-      envId = meta.seedEnvironment({ name: 'dev' });
-      meta.seedApi(envId, { name: 'dev1' });
-      providerId = meta.seedLambdaProvider();
+      // Endpoints whose public URLs point at the server above.
+      ({ meta, envId, providerId, bucket } = await startMetaWorld(stack, { gatewayUrl: url }));
       const dir = await projectWithPackages(['ok.zip', 'bad.zip', 'slow.zip', 'warm.zip']);
       await writeFile(join(dir, 'gestalt-deploy.yml'), 'functions:\n  - artifact: dist/ok.zip\n    verify: { path: /health, status: 200, body: world }\n');
       expect((await runCli(['deploy'], { env: env(dir), cwd: dir })).code).toBe(0);

@@ -1,9 +1,10 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startMetaEmulator, type MetaEmulator } from '../support/meta-emulator.js';
+import type { MetaEmulator } from '../support/meta-emulator.js';
+import { metaJobEnv, startMetaWorld } from './meta-setup.js';
 import { runCli } from '../support/run-cli.js';
-import { GF_SECRET, freshBucket, projectWithPackages, s3Env, s3Writes, startS3Stack, type S3Stack } from './setup.js';
+import { GF_SECRET, projectWithPackages, s3Writes, startS3Stack, type S3Stack } from './setup.js';
 
 // deploy with GESTALT_PLAN applies exactly what the plan reviewed: a package or Gestalt state changed since
 // the plan makes it refuse before its first write (exit 1, nothing written); an unchanged plan deploys.
@@ -21,31 +22,14 @@ afterAll(async () => {
   await stack.close();
 });
 beforeEach(async () => {
-  meta = await startMetaEmulator({ apiKeys: { 'gf-key': GF_SECRET }, gatewayUrl: 'https://gw.example.test' });
-  envId = meta.seedEnvironment({ name: 'dev' });
-  meta.seedApi(envId, { name: 'dev1' });
-  providerId = meta.seedLambdaProvider();
-  bucket = await freshBucket(stack);
+  ({ meta, envId, providerId, bucket } = await startMetaWorld(stack));
 });
 afterEach(async () => {
   await meta.close();
 });
 
 function env(dir: string, extra: Record<string, string | undefined> = {}) {
-  return s3Env(stack, bucket, {
-    CI_PROJECT_DIR: dir,
-    GESTALT_META_URL: meta.url,
-    GESTALT_ORG: 'root',
-    GESTALT_LAMBDA_PROVIDER_ID: providerId,
-    GF_API_KEY: 'gf-key',
-    GF_API_SECRET: GF_SECRET,
-    LAMBDA_ARTIFACTS: 'dist/*.zip',
-    LAMBDA_RUNTIME: 'nodejs',
-    LAMBDA_HANDLER: 'index.handler',
-    LAMBDA_API: 'dev1',
-    LAMBDA_ENVIRONMENT_ID: envId,
-    ...extra,
-  });
+  return metaJobEnv(stack, { meta, envId, providerId, bucket }, dir, { LAMBDA_ARTIFACTS: 'dist/*.zip', ...extra });
 }
 
 const planned = (dir: string) => env(dir, { GESTALT_PLAN: 'gestalt-plan.json' });

@@ -3,9 +3,10 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { startMetaEmulator, type MetaEmulator } from '../support/meta-emulator.js';
+import type { MetaEmulator } from '../support/meta-emulator.js';
+import { metaJobEnv, startMetaWorld } from './meta-setup.js';
 import { runCli } from '../support/run-cli.js';
-import { GF_SECRET, freshBucket, projectWithPackages, s3Env, s3Writes, startS3Stack, type S3Stack } from './setup.js';
+import { projectWithPackages, s3Writes, startS3Stack, type S3Stack } from './setup.js';
 
 // prune against the bundle, the Meta emulator and moto, from an empty directory and without an environment,
 // as a scheduled pipeline runs it.
@@ -23,11 +24,7 @@ afterAll(async () => {
   await stack.close();
 });
 beforeEach(async () => {
-  meta = await startMetaEmulator({ apiKeys: { 'gf-key': GF_SECRET }, gatewayUrl: 'https://gw.example.test' });
-  envId = meta.seedEnvironment({ name: 'dev' });
-  meta.seedApi(envId, { name: 'dev1' });
-  providerId = meta.seedLambdaProvider();
-  bucket = await freshBucket(stack);
+  ({ meta, envId, providerId, bucket } = await startMetaWorld(stack));
 });
 afterEach(async () => {
   await meta.close();
@@ -38,20 +35,7 @@ const STRAY = `${PREFIX}/packages/${'a'.repeat(64)}/stray.zip`;
 const NOT_A_PACKAGE = `${PREFIX}/packages/notes.txt`;
 
 function env(dir: string, extra: Record<string, string | undefined> = {}) {
-  return s3Env(stack, bucket, {
-    CI_PROJECT_DIR: dir,
-    GESTALT_META_URL: meta.url,
-    GESTALT_ORG: 'root',
-    GESTALT_LAMBDA_PROVIDER_ID: providerId,
-    GF_API_KEY: 'gf-key',
-    GF_API_SECRET: GF_SECRET,
-    LAMBDA_ARTIFACTS: 'dist/*.zip',
-    LAMBDA_RUNTIME: 'nodejs',
-    LAMBDA_HANDLER: 'index.handler',
-    LAMBDA_API: 'dev1',
-    LAMBDA_ENVIRONMENT_ID: envId,
-    ...extra,
-  });
+  return metaJobEnv(stack, { meta, envId, providerId, bucket }, dir, { LAMBDA_ARTIFACTS: 'dist/*.zip', ...extra });
 }
 
 /** The job of a scheduled pipeline: no environment, no checkout, no LAMBDA_* variables. */
