@@ -1,3 +1,4 @@
+import { isObject } from '../record/schema.js';
 import type { EndpointSettings, GestaltSettings, SecretMountSetting } from '../config/types.js';
 
 // A history entry keeps a function's Gestalt settings (secret mounts, schedule, headers, pre-warm, isolation,
@@ -68,8 +69,4 @@ export function parseGestaltSettings(raw: unknown): { settings?: GestaltSettings
     out.endpoint = endpoint;
   }
   return { settings: out };
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -1,3 +1,5 @@
+import { isObject } from '../record/schema.js';
+
 /**
  * The packages that must survive a prune: every package key and sha256 that any deployment record or kept
  * history entry names, whichever environment it belongs to. Documents are read leniently on purpose: a
@@ -45,8 +47,4 @@ export class ReferenceSet {
 /** The sha256 directory of a package key, or undefined for a key that is not a package. */
 export function packageSha(key: string): string | undefined {
   return /\/packages\/([0-9a-f]{64})\/[^/]+$/.exec(key)?.[1];
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -1,5 +1,5 @@
 import { parseGestaltSettings } from './gestalt-settings.js';
-import { CONTROL_RE, InvalidRecord, parseJsonObject, SHA256_RE } from '../record/schema.js';
+import { CONTROL_RE, InvalidRecord, isObject, parseJsonObject, SHA256_RE, str } from '../record/schema.js';
 import type { DeploymentHistory, HistoryCommand, HistoryEntry, HistoryFunction } from './types.js';
 
 // The history is untrusted input like the record: rollback and promote deploy what it says, so every field
@@ -70,14 +70,6 @@ function parseFunction(f: unknown, where: string): HistoryFunction {
   };
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function optStr(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
-}
-
-function str(v: unknown): string {
-  return typeof v === 'string' ? v : '';
 }

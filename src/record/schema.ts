@@ -99,11 +99,12 @@ function parseFunction(f: unknown, i: number, mode: 'gateway' | 'meta', projectN
   };
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
+/** A plain JSON object (not null, not an array): what every untrusted document and entry must be. */
+export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function str(v: unknown): string {
+export function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
 }
 
