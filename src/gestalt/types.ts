@@ -1,4 +1,4 @@
-import type { PackagedFunction } from '../artifacts/functions.js';
+import type { FunctionSpec, PackagedFunction } from '../artifacts/functions.js';
 import { RemoteError } from '../errors.js';
 import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
 
@@ -75,7 +75,7 @@ export interface GestaltTarget {
 /** The calls of one run, against the state `open` read. */
 export interface GestaltSession {
   /** After open, before any write: remote checks of the functions' settings (meta: their secrets); throws ConfigError. */
-  preflight?(functions: PackagedFunction[]): Promise<void>;
+  preflight?(functions: FunctionSpec[]): Promise<void>;
   claim(fn: Pick<PackagedFunction, 'name'>): Claim;
   plan(req: Omit<DeployRequest, 'claim'>): Promise<PlanResult>;
   deploy(req: DeployRequest): Promise<DeployResult>;

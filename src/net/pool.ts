@@ -23,3 +23,25 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   if (failure) throw failure.error;
   return results;
 }
+
+/**
+ * A gate allowing at most `limit` bodies at once across every caller, first come first served: the pipelined
+ * deploy runs each function's upload and Gestalt write through one gate per service, so neither S3 nor Gestalt
+ * sees more than its limit whatever stage the other functions are at. A finished body hands its slot straight
+ * to the next waiter, so a newcomer can never squeeze in between and exceed the limit.
+ */
+export function gate(limit: number): <R>(body: () => Promise<R>) => Promise<R> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (body) => {
+    if (active >= limit) await new Promise<void>((resume) => waiting.push(resume));
+    else active++;
+    try {
+      return await body();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}

@@ -17,6 +17,8 @@ export interface FunctionReport {
   changed?: string[];
   /** Each changed setting with its current and new value (plan and deploy; env: names only, values may be secret). */
   changes?: FieldChange[];
+  /** This function's own time in each phase (deploy: upload, deploy), in ms. */
+  timingsMs?: Record<string, number>;
   error?: string;
 }
 
@@ -46,7 +48,10 @@ export interface RunReport {
   jobUrl?: string;
   startedAt: string;
   finishedAt: string;
+  /** Each phase's wall time in ms (phases of the pipelined deploy overlap); total: the whole run, start-up included. */
   timingsMs: Record<string, number>;
+  /** Phases run per function: the sum of every function's own time in each (what it would take one after another). */
+  phaseSumsMs?: Record<string, number>;
   totals: { functions: number; failed: number; bytesUploaded: number };
   functions: FunctionReport[];
   errors: string[];

@@ -13,7 +13,7 @@ import type { RecordHeader } from '../record/journal.js';
 import type { RecordVersion } from '../record/store.js';
 import { ConfigError, EXIT, type ExitCode } from '../errors.js';
 import { cancellation } from '../net/cancel.js';
-import { collectFunctions } from './functions.js';
+import { hashSpecs, logPackages, resolveSpecs } from './functions.js';
 import { HistoryStore } from '../history/store.js';
 import { preflight } from './preflight.js';
 
@@ -57,20 +57,25 @@ export async function timed<T>(timings: Record<string, number>, phase: string, b
 /**
  * What deploy and plan both start from: the packages (local checks first), then the context, and the
  * preflight (bucket, Gestalt lookups, the environment's record), all read-only, before anything is written.
+ * Hashing is local work and the lookups are remote waits, so the packages are hashed while they run.
  */
 export async function openDeployment(config: Config, env: Record<string, string | undefined>, log: Logger, report: RunReport, purpose: 'deploy' | 'plan') {
   const timings = report.timingsMs;
-  const functions = await timed(timings, 'artifacts', () => collectFunctions(config, env, log));
+  const specs = await resolveSpecs(config, env);
+  const hashing = timed(timings, 'artifacts', () => hashSpecs(config, specs));
+  hashing.catch(() => undefined); // awaited below; a failure elsewhere first is the one reported
   const ctx = await openContext(config, log, timings);
   const placement: Placement = { api: config.api as string, environmentId: config.environmentId as string };
   const { version, session } = await timed(timings, 'lookup', () =>
     log.section('lookup', `Preflight (read-only): s3://${config.storage.bucket}, ${ctx.target.label}`, async () => {
       const opened = await preflight(ctx, placement, purpose, () => readRecord(ctx));
       // Before any write: what only Gestalt can tell about the functions' settings (meta: their secrets).
-      await opened.session.preflight?.(functions);
+      await opened.session.preflight?.(specs);
       return opened;
     }),
   );
+  const functions = await hashing;
+  await logPackages(log, functions);
   return { functions, ctx, version, session };
 }
 

@@ -4,7 +4,7 @@ import { EXIT, errorMessage, type ExitCode } from '../errors.js';
 import { NothingCreated, type Claim, type DeployResult, type GestaltSession } from '../gestalt/types.js';
 import type { Logger } from '../log/logger.js';
 import { cancellation } from '../net/cancel.js';
-import { mapLimit } from '../net/pool.js';
+import { gate } from '../net/pool.js';
 import { RunJournal } from '../record/journal.js';
 import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
 import type { RecordVersion } from '../record/store.js';
@@ -16,6 +16,7 @@ import { uploadProgress, uploadSummary } from '../storage/progress.js';
 import { cancelledExit, openDeployment, recordHeader, timed, type RunContext } from './context.js';
 import { removeRecorded } from './remove.js';
 import { withReport } from './report.js';
+import { PhaseClock } from './phases.js';
 import { checkPlan, reviewedState } from './plan-check.js';
 
 interface Staged {
@@ -26,6 +27,8 @@ interface Staged {
   url?: string;
   bytesUploaded: number;
   upload: 'uploaded' | 'skipped';
+  /** Its own time in each phase. */
+  timings: Record<string, number>;
   /** Set once a Gestalt write for it may have started: from then on only its outcome goes in the record. */
   touched?: boolean;
   /** The deploy failed and provably created nothing. */
@@ -71,16 +74,23 @@ export async function converge(input: Convergence): Promise<ExitCode> {
     previous: previous?.functions.find((f) => f.name === fn.name && f.state === 'deployed'),
     bytesUploaded: 0,
     upload: 'skipped',
+    timings: {},
   }));
   const journal = new RunJournal(ctx.records, recordHeader(config), version, (id) => session.mayExist(id));
   const removals: FunctionReport[] = [];
+  const clock = new PhaseClock();
   try {
     for (const s of staged) if (s.claim.refused) s.error = `Refused to deploy '${s.fn.name}': ${s.claim.refused}.`;
     cancellation.throwIfRequested();
-    // Before anything is created: the record names every function this run may create, with its ids.
-    await timed(timings, 'record', () => journal.begin(staged.filter((s) => !s.error).map((s) => entry(s, 'pending'))));
-    await timed(timings, 'upload', () => log.section('upload', `Upload to s3://${config.storage.bucket}/${config.storage.prefix}/packages/`, () => upload(ctx, staged, input.packagesInPlace === true)));
-    await timed(timings, 'deploy', () => log.section('deploy', `Deploy ${functions.length} function(s)`, () => deployAll(ctx, session, staged, journal)));
+    const live = staged.filter((s) => !s.error);
+    // Before anything is created: the record names every function this run may create, with its ids. Packages
+    // are not Gestalt state, so they upload while it is written; no Gestalt write starts before it is in S3.
+    const begun = timed(timings, 'record', () => journal.begin(live.map((s) => entry(s, 'pending'))));
+    begun.catch(() => undefined); // awaited below, once the pipeline has stopped
+    const title = input.packagesInPlace ? `Deploy ${functions.length} function(s)` : `Upload to s3://${config.storage.bucket}/${config.storage.prefix}/packages/ and deploy ${functions.length} function(s)`;
+    await log.section('deploy', title, () => pipeline(ctx, session, live, { journal, begun, clock, inPlace: input.packagesInPlace === true }));
+    // The record's own failure is the run's failure (nothing reached Gestalt then).
+    await begun;
     if (input.removeOthers && previous && !staged.some((s) => s.error)) {
       const others = previous.functions.filter((f) => !functions.some((fn) => fn.name === f.name));
       if (others.length > 0) removals.push(...(await timed(timings, 'remove', () => log.section('remove', `Remove ${others.length} function(s) not in that deployment`, () => removeAll(ctx, session, previous, others, journal)))));
@@ -92,6 +102,7 @@ export async function converge(input: Convergence): Promise<ExitCode> {
       if (s.previous) journal.settle(s.previous);
       else journal.forget(entry(s, 'pending'));
     }
+    clock.writeTo(report);
     report.functions = [...staged.map(toReport), ...removals];
     await timed(timings, 'record', async () => {
       try {
@@ -132,69 +143,93 @@ async function removeAll(ctx: RunContext, session: GestaltSession, record: Deplo
   return results.map((r) => r.line);
 }
 
-async function upload(ctx: RunContext, staged: Staged[], inPlace: boolean): Promise<void> {
-  const { packages, config, log, identity } = ctx;
+interface Pipeline {
+  journal: RunJournal;
+  /** The record's first write: every Gestalt write waits for it. */
+  begun: Promise<void>;
+  clock: PhaseClock;
+  inPlace: boolean;
+}
+
+/**
+ * Each function goes on to Gestalt as soon as its own package is in S3, instead of every upload waiting for
+ * the slowest and every deploy for the last upload. S3 and Gestalt each get their own gate of
+ * GESTALT_CONCURRENCY, so a large package uploading never holds back the writes of the small ones.
+ */
+async function pipeline(ctx: RunContext, session: GestaltSession, live: Staged[], p: Pipeline): Promise<void> {
+  const { config, log, identity } = ctx;
   const signedUntil = Date.now() + config.storage.presignSeconds * 1000;
   if (config.storage.access === 'presigned' && identity.expiration && identity.expiration.getTime() < signedUntil) {
     // A URL signed with temporary credentials dies with them, whatever X-Amz-Expires says.
     log.warn(`presigned package URLs stop working when these temporary credentials expire (${identity.expiration.toISOString()}); Gestalt must fetch the packages before then, or use GESTALT_PACKAGE_ACCESS=private with a bucket policy.`);
   }
-  await mapLimit(
-    staged.filter((s) => !s.error),
-    config.concurrency,
-    async (s) => {
-      const { fn, key } = s;
-      try {
-        const state = inPlace ? 'present' : await packages.state(key, fn);
-        cancellation.throwIfRequested();
-        if (state === 'absent') {
-          const started = performance.now();
-          await packages.upload(key, fn, uploadProgress({ label: fn.relPath, total: fn.size, write: (line) => log.info(line) }));
-          s.upload = 'uploaded';
-          s.bytesUploaded = fn.size;
-          log.info(`  uploaded ${fn.relPath} (${uploadSummary(fn.size, performance.now() - started)}) → ${key}`);
-        } else {
-          if (config.storage.access === 'public') await packages.makePublic(key);
-          log.info(`  ${inPlace ? 'recorded' : 'unchanged'} ${fn.relPath}: ${key} already present, not uploaded`);
-        }
-        s.url = await packages.url(key);
-      } catch (err) {
-        s.error = errorMessage(err);
-        log.error(s.error);
-      }
-    },
-    { shouldStop: () => cancellation.signal !== undefined, skipped: (s) => void (s.error = cancelledText()) },
+  let recordFailed = false;
+  p.begun.catch(() => void (recordFailed = true));
+  // Nothing new starts once the job is cancelled or the record could not be written.
+  const halted = () => (cancellation.signal ? cancelledText() : recordFailed ? 'not deployed: the deployment record could not be written first' : undefined);
+  const s3Gate = gate(config.concurrency);
+  const gestaltGate = gate(config.concurrency);
+  await Promise.all(
+    live.map(async (s) => {
+      await s3Gate(async () => {
+        s.error ??= halted();
+        if (!s.error) await p.clock.time('upload', s.timings, () => uploadOne(ctx, s, p.inPlace));
+      });
+      if (s.error) return;
+      await p.begun.catch(() => undefined);
+      await gestaltGate(async () => {
+        s.error ??= halted();
+        if (!s.error) await p.clock.time('deploy', s.timings, () => deployOne(ctx, session, s, p.journal));
+      });
+    }),
   );
+  }
+
+/** The package in S3 (uploaded unless its bytes are there already) and the URL Gestalt fetches it from. */
+async function uploadOne(ctx: RunContext, s: Staged, inPlace: boolean): Promise<void> {
+  const { packages, config, log } = ctx;
+  const { fn, key } = s;
+  try {
+    const state = inPlace ? 'present' : await packages.state(key, fn);
+    cancellation.throwIfRequested();
+    if (state === 'absent') {
+      const started = performance.now();
+      await packages.upload(key, fn, uploadProgress({ label: fn.relPath, total: fn.size, write: (line) => log.info(line) }));
+      s.upload = 'uploaded';
+      s.bytesUploaded = fn.size;
+      log.info(`  uploaded ${fn.relPath} (${uploadSummary(fn.size, performance.now() - started)}) → ${key}`);
+    } else {
+      if (config.storage.access === 'public') await packages.makePublic(key);
+      log.info(`  ${inPlace ? 'recorded' : 'unchanged'} ${fn.relPath}: ${key} already present, not uploaded`);
+    }
+    s.url = await packages.url(key);
+  } catch (err) {
+    s.error = errorMessage(err);
+    log.error(s.error);
+  }
 }
 
-async function deployAll(ctx: RunContext, session: GestaltSession, staged: Staged[], journal: RunJournal): Promise<void> {
-  const { config, log } = ctx;
-  await mapLimit(
-    staged.filter((s) => !s.error && s.url),
-    config.concurrency,
-    async (s) => {
-      s.touched = true;
-      try {
-        s.result = await session.deploy({ fn: s.fn, packageKey: s.key, packageUrl: s.url as string, previous: s.previous, claim: s.claim });
-        log.info(`  ${s.fn.name}: ${s.result.action}${s.result.changed?.length ? ` (${s.result.changed.join(', ')})` : ''}, endpoint ${s.result.endpoint}${s.result.url ? ` → ${s.result.url}` : ''}`);
-        for (const c of s.result.changes ?? []) log.info(`    ${c.field}: ${c.from} → ${c.to}`);
-        journal.settle(entry(s, 'deployed'));
-      } catch (err) {
-        s.error = errorMessage(err);
-        log.error(s.error);
-        if (err instanceof NothingCreated) {
-          s.nothingCreated = true;
-          // Provably nothing new in Gestalt: the record says what it said before.
-          if (s.previous) journal.settle(s.previous);
-          else journal.forget(entry(s, 'pending'));
-        } else {
-          // It may exist partly (a lambda without its endpoint, or a create still landing): keep its ids.
-          journal.settle({ ...entry(s, 'failed'), error: s.error });
-        }
-      }
-    },
-    { shouldStop: () => cancellation.signal !== undefined, skipped: (s) => void (s.error = cancelledText()) },
-  );
+async function deployOne(ctx: RunContext, session: GestaltSession, s: Staged, journal: RunJournal): Promise<void> {
+  const { log } = ctx;
+  s.touched = true;
+  try {
+    s.result = await session.deploy({ fn: s.fn, packageKey: s.key, packageUrl: s.url as string, previous: s.previous, claim: s.claim });
+    log.info(`  ${s.fn.name}: ${s.result.action}${s.result.changed?.length ? ` (${s.result.changed.join(', ')})` : ''}, endpoint ${s.result.endpoint}${s.result.url ? ` → ${s.result.url}` : ''}`);
+    for (const c of s.result.changes ?? []) log.info(`    ${c.field}: ${c.from} → ${c.to}`);
+    journal.settle(entry(s, 'deployed'));
+  } catch (err) {
+    s.error = errorMessage(err);
+    log.error(s.error);
+    if (err instanceof NothingCreated) {
+      s.nothingCreated = true;
+      // Provably nothing new in Gestalt: the record says what it said before.
+      if (s.previous) journal.settle(s.previous);
+      else journal.forget(entry(s, 'pending'));
+    } else {
+      // It may exist partly (a lambda without its endpoint, or a create still landing): keep its ids.
+      journal.settle({ ...entry(s, 'failed'), error: s.error });
+    }
+  }
 }
 
 function cancelledText(): string {
@@ -232,6 +267,7 @@ function toReport(s: Staged): FunctionReport {
     id: s.result?.id ?? (s.touched && !s.nothingCreated ? s.claim.id : undefined),
     changed: s.result?.changed,
     changes: s.result?.changes,
+    ...(Object.keys(s.timings).length ? { timingsMs: s.timings } : {}),
     error: s.error,
   };
 }

@@ -19,6 +19,9 @@ export interface RecordedRequest {
   ifNoneMatch?: string;
   /** 0 until the target answers; 502 when the target could not be reached. */
   status: number;
+  /** When the request arrived and when its answer was passed on (Date.now(), like the gateway fake's `at`). */
+  at: number;
+  answeredAt?: number;
 }
 
 /** An answer the proxy gives itself instead of forwarding (the target never sees the request). */
@@ -35,6 +38,8 @@ export interface RecordingProxy {
   intercept: ((req: RecordedRequest) => InterceptAnswer | undefined) | undefined;
   /** When set, the target's answer to a request is held back this many milliseconds (a slow link). */
   delayMs?: (request: RecordedRequest) => number;
+  /** When set and it returns a promise, the target's answer is held back until it settles (a test decides when). */
+  hold?: (request: RecordedRequest) => Promise<void> | undefined;
   close(): Promise<void>;
 }
 
@@ -54,7 +59,7 @@ function record(req: IncomingMessage): RecordedRequest {
   const path = q < 0 ? raw : raw.slice(0, q);
   const query = q < 0 ? '' : raw.slice(q + 1);
   const params = new URLSearchParams(query);
-  const entry: RecordedRequest = { method: req.method ?? 'GET', path, query, status: 0 };
+  const entry: RecordedRequest = { method: req.method ?? 'GET', path, query, status: 0, at: Date.now() };
   const auth = headerValue(req.headers.authorization);
   const fromHeader = auth ? /Credential=([^/,\s]+)\//.exec(auth)?.[1] : undefined;
   // Presigned URLs carry the credential in the query instead of a header.
@@ -95,13 +100,16 @@ export async function startRecordingProxy(targetUrl: string): Promise<RecordingP
     upstream.on('response', (up) => {
       const pass = () => {
         entry.status = up.statusCode ?? 0;
+        entry.answeredAt = Date.now();
         res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders);
         up.pipe(res);
         up.on('error', () => res.destroy());
       };
       const delay = proxy.delayMs?.(entry) ?? 0;
-      if (delay > 0) setTimeout(pass, delay);
-      else pass();
+      const held = proxy.hold?.(entry);
+      const afterHold = () => (held ? void held.then(pass, pass) : pass());
+      if (delay > 0) setTimeout(afterHold, delay);
+      else afterHold();
     });
     upstream.on('error', (err) => {
       if (res.headersSent) { res.destroy(); return; }

@@ -1,7 +1,7 @@
 // mapLimit observed with deferred promises: the test decides when each task finishes, so the in-flight count and
 // the result order are checked at every step rather than inferred from timing.
 import { describe, expect, it } from 'vitest';
-import { mapLimit } from '../../src/net/pool.js';
+import { gate, mapLimit } from '../../src/net/pool.js';
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -135,5 +135,53 @@ describe('mapLimit after a failure', () => {
     expect(await outcome).toBe(first);
     expect(started).toEqual([0, 1]);
     expect(finished.sort()).toEqual([0, 1]);
+  });
+});
+
+describe('gate', () => {
+  it('lets at most `limit` bodies run across callers, first come first served, and a newcomer never takes a handed-over slot', async () => {
+    const run = gate(2);
+    const bodies = [0, 1, 2, 3].map(() => deferred<number>());
+    const started: number[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const call = (i: number) => {
+      const result = run(async () => {
+        started.push(i);
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        try {
+          return await (bodies[i] as Deferred<number>).promise;
+        } finally {
+          inFlight--;
+        }
+      });
+      result.catch(() => undefined); // observed below with allSettled
+      return result;
+    };
+    const first = [call(0), call(1), call(2)];
+    await tick();
+    expect(started).toEqual([0, 1]);
+    bodies[0]?.resolve(0);
+    // The slot goes to 2, which was waiting; 3 arrives in the same turn and must wait behind it.
+    const late = call(3);
+    await tick();
+    expect(started).toEqual([0, 1, 2]);
+    expect(inFlight).toBe(2);
+    bodies[1]?.reject(new Error('one fails'));
+    await tick();
+    expect(started).toEqual([0, 1, 2, 3]);
+    bodies[2]?.resolve(2);
+    bodies[3]?.resolve(3);
+    const settled = await Promise.allSettled([...first, late]);
+    expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(maxInFlight).toBe(2);
+    // Every slot came back: a fresh round runs two at once again.
+    const again = [4, 5].map(() => deferred<number>());
+    let now = 0;
+    const round = again.map((d) => run(async () => (now++, d.promise)));
+    await tick();
+    expect(now).toBe(2);
+    again.forEach((d, i) => d.resolve(i));
+    await Promise.all(round);
   });
 });

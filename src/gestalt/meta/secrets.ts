@@ -1,4 +1,4 @@
-import type { PackagedFunction } from '../../artifacts/functions.js';
+import type { FunctionSpec } from '../../artifacts/functions.js';
 import type { SecretMountSetting } from '../../config/types.js';
 import { ConfigError, type Problem } from '../../errors.js';
 import type { MetaClient, MetaResource } from './client.js';
@@ -29,7 +29,7 @@ export interface SecretContext {
  * secrets (and the lambda provider, for its CaaS provider) only when a function mounts one. Every problem is
  * a ConfigError naming the entry's file:line.
  */
-export async function resolveAllMounts(meta: MetaClient, org: string, environmentId: string, providerId: string, functions: PackagedFunction[], knownProvider?: MetaResource): Promise<Map<string, SecretMountPayload[]>> {
+export async function resolveAllMounts(meta: MetaClient, org: string, environmentId: string, providerId: string, functions: FunctionSpec[], knownProvider?: MetaResource): Promise<Map<string, SecretMountPayload[]>> {
   const resolved = new Map<string, SecretMountPayload[]>();
   const withSecrets = functions.filter((f) => f.secrets?.length);
   if (withSecrets.length === 0) return resolved;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { resourceDigest } from './digest.js';
 import { basename } from 'node:path';
-import type { PackagedFunction } from '../../artifacts/functions.js';
+import type { FunctionSpec, PackagedFunction } from '../../artifacts/functions.js';
 import type { JobContext, MetaSettings } from '../../config/types.js';
 import { RemoteError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
@@ -77,7 +77,7 @@ export class MetaSession implements GestaltSession {
    * The secrets the functions mount must exist in the environment and be ones Meta accepts for these lambdas;
    * a mistake is a configuration error naming the file:line, found before any upload or write.
    */
-  async preflight(functions: PackagedFunction[]): Promise<void> {
+  async preflight(functions: FunctionSpec[]): Promise<void> {
     const envId = this.snapshot?.env.environmentId;
     if (!envId) return;
     this.secretMounts = await resolveAllMounts(this.meta, this.settings.org, envId, this.providerId(), functions, this.snapshot?.provider);

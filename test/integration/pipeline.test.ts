@@ -1,0 +1,73 @@
+// The pipelined deploy, seen from the servers: a function goes to Gestalt as soon as its own package is in S3
+// (not after the slowest upload), yet no Gestalt write starts before the record's first write is in S3. The S3
+// proxy holds back one package's PUT until the gateway has had the other functions' POSTs, so the order is
+// decided by the test, not by timing.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGatewayFake, type GatewayFake } from '../support/gateway-fake.js';
+import { runCli, type CliResult } from '../support/run-cli.js';
+import { LAMBDA_VARS, freshBucket, projectWithPackages, s3Env, startS3Stack, type S3Stack } from './setup.js';
+
+let stack: S3Stack;
+let gw: GatewayFake;
+
+beforeAll(async () => {
+  stack = await startS3Stack();
+  gw = await startGatewayFake();
+});
+afterAll(async () => {
+  stack.proxy.hold = undefined;
+  await gw.close();
+  await stack.close();
+});
+
+/** Resolves once `ready()` holds, or after `limitMs` (the test's assertions then say what did not happen). */
+async function until(ready: () => boolean, limitMs = 20_000): Promise<void> {
+  for (const started = Date.now(); !ready() && Date.now() - started < limitMs; ) await new Promise((r) => setTimeout(r, 10));
+}
+
+describe('pipelined deploy', () => {
+  it('deploys each function once its own package is up, never before the record is written, and reports per-phase timings', { timeout: 60_000 }, async () => {
+    const bucket = await freshBucket(stack);
+    const dir = await projectWithPackages(['slow.zip', 'quick1.zip', 'quick2.zip']);
+    const postsFor = (file: string) => gw.requests.filter((q) => q.method === 'POST' && String((q.body as { file?: string })?.file ?? '').endsWith(file));
+    const quickPosted = () => postsFor('quick1.zip').length > 0 && postsFor('quick2.zip').length > 0;
+    const from = stack.proxy.requests.length;
+    stack.proxy.hold = (q) => (q.method === 'PUT' && q.path.endsWith('/slow.zip') ? until(quickPosted) : undefined);
+    let r: CliResult;
+    try {
+      r = await runCli(['deploy'], { env: s3Env(stack, bucket, { CI_PROJECT_DIR: dir, CI_URL: gw.url, ...LAMBDA_VARS, GESTALT_CONCURRENCY: '4' }), cwd: dir });
+    } finally {
+      stack.proxy.hold = undefined;
+    }
+    expect(r.code, r.output).toBe(0);
+
+    const requests = stack.proxy.requests.slice(from);
+    const slowPut = requests.find((q) => q.method === 'PUT' && q.path.endsWith('/slow.zip'));
+    const recordPuts = requests.filter((q) => q.method === 'PUT' && q.path.endsWith('/deployments/review/main.json'));
+    const posts = gw.requests.filter((q) => q.method === 'POST');
+    expect(posts).toHaveLength(3);
+    // The quick functions reached Gestalt while the slow package was still uploading.
+    for (const file of ['quick1.zip', 'quick2.zip']) expect(postsFor(file)[0]?.at).toBeLessThan(slowPut?.answeredAt ?? 0);
+    expect(postsFor('slow.zip')[0]?.at).toBeGreaterThanOrEqual(slowPut?.answeredAt ?? Infinity);
+    // The record named them first: its first write (create-only) was answered before any Gestalt write began.
+    expect(recordPuts[0]?.ifNoneMatch).toBe('*');
+    expect(recordPuts[0]?.answeredAt).toBeLessThanOrEqual(Math.min(...posts.map((p) => p.at)));
+
+    // Timings: each function's own upload and deploy time, their sums per phase, each phase's wall span, the total.
+    const report = r.files.json;
+    const lines = report.functions as { name: string; timingsMs?: Record<string, number> }[];
+    for (const f of lines) {
+      expect(f.timingsMs?.upload, f.name).toBeGreaterThanOrEqual(0);
+      expect(f.timingsMs?.deploy, f.name).toBeGreaterThanOrEqual(0);
+    }
+    const sum = (phase: string) => lines.reduce((n, f) => n + (f.timingsMs?.[phase] ?? 0), 0);
+    for (const phase of ['upload', 'deploy']) {
+      expect(Math.abs(report.phaseSumsMs[phase] - sum(phase)), phase).toBeLessThanOrEqual(lines.length);
+      expect(report.timingsMs[phase], phase).toBeGreaterThanOrEqual(Math.max(...lines.map((f) => f.timingsMs?.[phase] ?? 0)) - 1);
+    }
+    // The slow upload was still going while the quick functions deployed; the total covers the whole run.
+    const slow = lines.find((f) => f.name.includes('slow'));
+    expect(slow?.timingsMs?.upload).toBeGreaterThan(Math.max(...lines.filter((f) => f !== slow).map((f) => f.timingsMs?.deploy ?? 0)));
+    expect(report.timingsMs.total).toBeGreaterThanOrEqual(report.timingsMs.upload);
+  });
+});
