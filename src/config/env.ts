@@ -8,6 +8,8 @@ import { Checker, FQON_RE, HTTP_METHODS, isHttpMethod, ROLE_ARN_RE, splitList, T
 import type { AwsSettings, BasicAuth, Command, Config, JobContext, LifecycleSettings, PackageAccess, StorageSettings, TargetSettings } from './types.js';
 
 export const DEFAULT_NAME_TEMPLATE = '{project}/{ref}/{file}';
+/** GESTALT_CONCURRENCY's default: uploads in flight, and Gestalt writes in flight (each its own gate). */
+export const DEFAULT_CONCURRENCY = 8;
 export const NAME_TOKENS = ['project', 'project_path', 'ref', 'file', 'basename', 'env'] as const;
 export const PACKAGE_ACCESS: readonly PackageAccess[] = ['private', 'public', 'presigned'];
 const SESSION_NAME_RE = /^[\w+=,.@-]{2,64}$/;
@@ -100,7 +102,7 @@ export function readConfig(command: Command, env: Record<string, string | undefi
     nameTemplate,
     environmentUrlFunction: c.get('GESTALT_ENVIRONMENT_URL_FUNCTION'),
     functionsFile,
-    concurrency: c.int('GESTALT_CONCURRENCY', 8, 1, 64, 'the number of parallel uploads and API calls'),
+    concurrency: c.int('GESTALT_CONCURRENCY', DEFAULT_CONCURRENCY, 1, 64, 'the number of parallel uploads and API calls'),
     debug,
     http: {
       timeoutMs: c.int('GESTALT_HTTP_TIMEOUT', 30, 1, 600, 'the time in seconds each try of a remote call may take, answer included') * 1000,

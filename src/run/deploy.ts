@@ -125,7 +125,7 @@ export async function converge(input: Convergence): Promise<ExitCode> {
 /** Only a deployment that fully succeeded becomes a history entry: rollback must never land on a half-done one. */
 async function addHistory(ctx: RunContext, report: RunReport, e: Omit<HistoryEntry, 'number'>): Promise<ExitCode> {
   try {
-    const added = await ctx.history.append(ctx.config.job.environment, e);
+    const added = await timed(report.timingsMs, 'history', () => ctx.history.append(ctx.config.job.environment, e));
     report.history = [reportedEntry(added)];
     ctx.log.info(`History: entry #${added.number} (${added.command}) in ${ctx.history.uri(ctx.config.job.environment)}`);
     return EXIT.ok;

@@ -44,7 +44,8 @@ export function startReport(config: Config, command: RunReport['command']): RunR
     jobUrl: config.job.jobUrl || undefined,
     startedAt: new Date().toISOString(),
     finishedAt: '',
-    timingsMs: {},
+    // From the process's start to the command's: Node's start-up and loading the bundle's modules.
+    timingsMs: { startup: Math.round(performance.now()) },
     totals: { functions: 0, failed: 0, bytesUploaded: 0 },
     functions: [],
     errors: [],

@@ -1,0 +1,141 @@
+// First deploys of 20 and 50 functions against their computed lower bound, for `npm run bench`, plus a sweep of
+// GESTALT_CONCURRENCY that the default is chosen from. Each scenario runs on fresh packages in a fresh bucket,
+// so every package uploads and every function is created.
+import { randomBytes } from 'node:crypto';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DEFAULT_CONCURRENCY } from '../../src/config/env.js';
+import { startGatewayFake } from '../support/gateway-fake.js';
+import { startMetaEmulator } from '../support/meta-emulator.js';
+import { jobEnv } from '../support/run-cli.js';
+import { startS3 } from '../support/s3-server.js';
+import { packages, timedRun } from './cli-runs.js';
+import { median } from './startup.js';
+
+export const GATEWAY_LATENCY_MS = 20;
+export const META_LATENCY_MS = 50;
+/**
+ * Meta's lookups are two round trips one after another: the environment, its APIs and lambdas and the provider
+ * side by side, then the endpoints of the API found (their listing needs the API's id).
+ */
+const META_LOOKUP_DEPTH = 2;
+const SIZES = [20, 50];
+const RUNS = 3;
+export const SWEEP = [4, 8, 16, 32];
+
+export interface DeployScenario {
+  name: string;
+  functions: number;
+  latencyMs: number;
+  /** Median wall time of the whole job (process start to exit) at the default concurrency. */
+  ms: number;
+  boundMs: number;
+  /** Gestalt calls per function on a first deploy, as the stand-in counted them. */
+  callsPerFunction: number;
+  timingsMs: Record<string, number>;
+  phaseSumsMs: Record<string, number>;
+  /** Median wall time at each swept concurrency. */
+  sweep: Record<number, number>;
+}
+
+export interface DeployBench {
+  s3OpMs: number;
+  s3PairMs: number;
+  scenarios: DeployScenario[];
+}
+
+/**
+ * What no runner can beat at concurrency c, doing this job: Node's start-up (a hello-world bundle), the
+ * preflight (the Gestalt lookups, or one S3 read when longer), one package's HEAD+PUT (the record's first
+ * write goes beside it), the Gestalt writes in waves of c, then the record's last write and the history entry
+ * (one S3 write each). Hashing 2 KiB packages and reading static credentials cost next to nothing.
+ */
+export function deployBound(p: { helloMs: number; s3OpMs: number; s3PairMs: number; functions: number; concurrency: number; callsPerFunction: number; latencyMs: number; lookupDepth: number }): number {
+  const preflight = Math.max(p.lookupDepth * p.latencyMs, p.s3OpMs);
+  const waves = Math.ceil(p.functions / p.concurrency) * p.callsPerFunction * p.latencyMs;
+  return p.helloMs + preflight + p.s3PairMs + waves + 2 * p.s3OpMs;
+}
+
+export async function measureDeploys(script: string, helloMs: number): Promise<DeployBench> {
+  const s3 = await startS3();
+  const meta = await startMetaEmulator({ apiKeys: { key: 'bench-secret' }, gatewayUrl: 'https://gw.bench.test' });
+  const gw = await startGatewayFake();
+  let buckets = 0;
+  try {
+    const envId = meta.seedEnvironment();
+    meta.seedApi(envId, { name: 'dev1' });
+    const providerId = meta.seedLambdaProvider();
+    // The floor of S3 calls as the stand-in serves them, measured in this process with the same SDK.
+    await s3.createBucket('bench-floor');
+    const ops: number[] = [];
+    const pairs: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      const t0 = performance.now();
+      await s3.client.send(new HeadObjectCommand({ Bucket: 'bench-floor', Key: `k${i}` })).catch(() => undefined);
+      const t1 = performance.now();
+      await s3.client.send(new PutObjectCommand({ Bucket: 'bench-floor', Key: `k${i}`, Body: randomBytes(2048) }));
+      ops.push(performance.now() - t1);
+      pairs.push(performance.now() - t0);
+    }
+    const s3OpMs = median(ops);
+    const s3PairMs = median(pairs);
+
+    /** One first deploy on fresh packages; undefined concurrency is the product's default. */
+    const deployOnce = async (mode: 'gateway' | 'meta', n: number, concurrency?: number) => {
+      const bucket = `bench-d${buckets++}`;
+      await s3.createBucket(bucket);
+      const dir = await packages(n);
+      const env = jobEnv({
+        CI_PROJECT_DIR: dir,
+        S3_BUCKET_NAME: bucket,
+        AWS_ENDPOINT_URL_S3: s3.endpoint,
+        S3_FORCE_PATH_STYLE: 'true',
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'bench',
+        AWS_SECRET_ACCESS_KEY: 'bench-secret-key',
+        LAMBDA_ARTIFACTS: 'dist/*.zip',
+        LAMBDA_RUNTIME: 'nodejs',
+        LAMBDA_API: 'dev1',
+        LAMBDA_ENVIRONMENT_ID: envId,
+        GESTALT_CONCURRENCY: concurrency === undefined ? undefined : String(concurrency),
+        ...(mode === 'meta' ? { GESTALT_META_URL: meta.url, LAMBDA_HANDLER: 'index.js;handler', GESTALT_ORG: 'root', GESTALT_LAMBDA_PROVIDER_ID: providerId, GF_API_KEY: 'key', GF_API_SECRET: 'bench-secret' } : { CI_URL: gw.url }),
+      });
+      meta.clearRequests();
+      gw.requests.length = 0;
+      const run = await timedRun(script, ['deploy'], env, dir);
+      const calls = mode === 'meta' ? meta.requests.filter((q) => q.method !== 'GET').length : gw.requests.filter((q) => q.method === 'POST').length;
+      return { ms: run.ms, calls, json: run.r.files.json as { timingsMs: Record<string, number>; phaseSumsMs?: Record<string, number> } };
+    };
+
+    const scenarios: DeployScenario[] = [];
+    for (const mode of ['gateway', 'meta'] as const) {
+      const latencyMs = mode === 'meta' ? META_LATENCY_MS : GATEWAY_LATENCY_MS;
+      meta.setLatency(mode === 'meta' ? latencyMs : 0);
+      gw.setDelay(mode === 'gateway' ? latencyMs : 0);
+      for (const n of SIZES) {
+        const runs = [];
+        for (let i = 0; i < RUNS; i++) runs.push(await deployOnce(mode, n));
+        const mid = [...runs].sort((a, b) => a.ms - b.ms)[runs.length >> 1] as (typeof runs)[number];
+        const sweep: Record<number, number> = {};
+        for (const c of SWEEP) sweep[c] = median([await deployOnce(mode, n, c), await deployOnce(mode, n, c)].map((r) => r.ms));
+        const callsPerFunction = mid.calls / n;
+        const boundMs = deployBound({ helloMs, s3OpMs, s3PairMs, functions: n, concurrency: DEFAULT_CONCURRENCY, callsPerFunction, latencyMs, lookupDepth: mode === 'meta' ? META_LOOKUP_DEPTH : 0 });
+        scenarios.push({ name: `${mode} ${n}`, functions: n, latencyMs, ms: mid.ms, boundMs, callsPerFunction, timingsMs: mid.json.timingsMs, phaseSumsMs: mid.json.phaseSumsMs ?? {}, sweep });
+      }
+    }
+    meta.setLatency(0);
+    gw.setDelay(0);
+    return { s3OpMs, s3PairMs, scenarios };
+  } finally {
+    await gw.close();
+    await meta.close();
+    await s3.close();
+  }
+}
+
+// Run alone: node scripts/run-ts.mjs test/bench/deploys.ts <bundle> <hello-ms>
+if (process.argv[1]?.endsWith('deploys.ts') || process.env.GESTALT_BENCH_DEPLOYS_MAIN) {
+  const [script, hello] = process.argv.slice(2);
+  const out = await measureDeploys(script ?? 'dist/gestalt-deploy.js', Number(hello ?? 40));
+  for (const s of out.scenarios) console.log(s.name, Math.round(s.ms), 'bound', Math.round(s.boundMs), (s.ms / s.boundMs).toFixed(2), JSON.stringify(s.timingsMs), JSON.stringify(s.phaseSumsMs), 'sweep', JSON.stringify(Object.fromEntries(Object.entries(s.sweep).map(([k, v]) => [k, Math.round(v)]))));
+  console.log('s3 op', out.s3OpMs.toFixed(1), 'pair', out.s3PairMs.toFixed(1));
+}
