@@ -1,4 +1,4 @@
-import { debugEnabled } from './config/env.js';
+import { debugEnabled } from './config/checks.js';
 import { redactor } from './log/redact.js';
 import { main } from './main.js';
 import { EXIT } from './errors.js';

@@ -1,12 +1,10 @@
-import { debugEnabled } from './config/env.js';
+import { debugEnabled } from './config/checks.js';
 import type { Config } from './config/types.js';
 import { missingCredentials } from './credentials/missing.js';
 import { ConfigError, EXIT, RemoteError, errorMessage, errorMessages, type ExitCode } from './errors.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { CancelledError } from './net/cancel.js';
 import { parseArgs, type OfferedCommand } from './run/help.js';
-import { writeInvalidReport } from './run/report.js';
-import { validate } from './run/validate.js';
 import { VERSION } from './version.js';
 
 export async function main(argv: string[], env: Record<string, string | undefined>, cwd: string): Promise<ExitCode> {
@@ -22,7 +20,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
   const { command } = parsed;
   const log = createLogger({ debug: parsed.debug || debugEnabled(env), gitlab: env.GITLAB_CI === 'true' });
   try {
-    // Past argument parsing every run validates the same way and leaves a report, whatever happens next.
+    // Past argument parsing every run validates the same way and leaves a report, whatever happens next. Validation
+    // (and with it yaml, fast-glob and node:crypto) is loaded only here, so --help and --version evaluate none of it.
+    const [{ validate }, { writeInvalidReport }] = await Promise.all([import('./run/validate.js'), import('./run/report.js')]);
     const validation = await validate(command, env, cwd);
     const { config } = validation;
     // doctor lists the warnings among its checks.

@@ -9,6 +9,14 @@ export const FQON_RE = /^[-a-zA-Z0-9]+(\.[-a-zA-Z0-9]+)*$/;
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
 export const TRUE_WORDS = ['true', '1', 'yes', 'on'];
 export const FALSE_WORDS = ['false', '0', 'no', 'off'];
+/**
+ * GESTALT_DEBUG, or GitLab's CI_DEBUG_TRACE; read before the rest so configuration errors can be debugged too. Here,
+ * not in env.ts, because the command line asks before it loads anything else (env.ts brings node:fs and node:path).
+ */
+export function debugEnabled(env: Record<string, string | undefined>): boolean {
+  return TRUE_WORDS.includes((env.GESTALT_DEBUG ?? '').trim().toLowerCase()) || env.CI_DEBUG_TRACE === 'true';
+}
+
 export const ROLE_ARN_RE = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 
 export class Checker {

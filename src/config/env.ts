@@ -4,7 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, type Problem } from '../errors.js';
 import { redactor } from '../log/redact.js';
 import { DEFAULT_RETRY } from '../net/retry.js';
-import { Checker, FQON_RE, HTTP_METHODS, isHttpMethod, ROLE_ARN_RE, splitList, TRUE_WORDS } from './checks.js';
+import { Checker, debugEnabled, FQON_RE, HTTP_METHODS, isHttpMethod, ROLE_ARN_RE, splitList } from './checks.js';
 import type { AwsSettings, BasicAuth, Command, Config, JobContext, LifecycleSettings, PackageAccess, StorageSettings, TargetSettings } from './types.js';
 
 export const DEFAULT_NAME_TEMPLATE = '{project}/{ref}/{file}';
@@ -124,11 +124,6 @@ function hasTopLevelComma(pattern: string): boolean {
     else if (ch === ',' && depth === 0) return true;
   }
   return false;
-}
-
-/** GESTALT_DEBUG, or GitLab's CI_DEBUG_TRACE; read before the rest so configuration errors can be debugged too. */
-export function debugEnabled(env: Record<string, string | undefined>): boolean {
-  return TRUE_WORDS.includes((env.GESTALT_DEBUG ?? '').trim().toLowerCase()) || env.CI_DEBUG_TRACE === 'true';
 }
 
 function registerSecrets(env: Record<string, string | undefined>): void {
