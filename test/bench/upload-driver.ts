@@ -1,5 +1,6 @@
 // One upload of one package in a process of its own, so its peak memory is its own: `current` is the product's
-// PackageStore with the product's S3 client, `previous` the path before the upload tuning (previous-upload.ts).
+// PackageStore with the product's S3 client, `previous` the path when the upload issue was filed
+// (previous-upload.ts: lib-storage with the SDK's defaults).
 // Prints one JSON line: upload time, peak RSS and the package size.
 import { basename } from 'node:path';
 import { hashFile } from '../../src/artifacts/files.js';
@@ -19,7 +20,7 @@ const pkg: LocalPackage = { ...digest, absPath: path, relPath: basename(path) };
 const key = packageKey(storage, digest.sha256, basename(path));
 const started = performance.now();
 if (impl === 'previous') {
-  await previousUpload(previousClient(endpoint, TIMEOUT_MS), storage.bucket, key, pkg);
+  await previousUpload(previousClient(endpoint), storage.bucket, key, path, digest.sha256);
 } else {
   const s3 = createS3Client(aws, storage, { source: 'static', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench-secret-key' } }, http);
   await new PackageStore(s3, storage, aws).upload(key, pkg);

@@ -1,5 +1,6 @@
-// The 250 MB upload for `npm run bench`: today's PackageStore against the path before the upload tuning
-// (previous-upload.ts), each in a process of its own against a discarding HTTPS S3 on 127.0.0.1, interleaved.
+// The 250 MB upload for `npm run bench`: today's PackageStore against the path when the upload issue was filed
+// (previous-upload.ts: lib-storage, SDK defaults), each in a process of its own against a discarding HTTPS S3 on
+// 127.0.0.1, interleaved.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
