@@ -8,7 +8,6 @@ import { hashFile } from '../../src/artifacts/files.js';
 import { createS3Client } from '../../src/storage/client.js';
 import { PackageStore, packageKey, type LocalPackage } from '../../src/storage/packages.js';
 import type { AwsSettings, Config, StorageSettings } from '../../src/config/types.js';
-import { previousClient, previousUpload } from './previous-upload.js';
 
 const [impl, path, endpoint] = process.argv.slice(2) as [string, string, string];
 const TIMEOUT_MS = 120_000;
@@ -16,12 +15,14 @@ const storage = { bucket: 'bench', prefix: 'bench', forcePathStyle: true, access
 const aws = { region: 'us-east-1', s3Endpoint: endpoint } as unknown as AwsSettings;
 const http = { timeoutMs: TIMEOUT_MS, retry: { attempts: 1 } } as unknown as Config['http'];
 
+// Loaded only for its own side (the product never loads lib-storage), and before the clock starts.
+const previous = impl === 'previous' ? await import('./previous-upload.js') : undefined;
 const digest = await hashFile(path);
 const pkg: LocalPackage = { ...digest, absPath: path, relPath: basename(path) };
 const key = packageKey(storage, digest.sha256, basename(path));
 const started = performance.now();
-if (impl === 'previous') {
-  await previousUpload(previousClient(endpoint), storage.bucket, key, path, digest.sha256);
+if (previous) {
+  await previous.previousUpload(previous.previousClient(endpoint), storage.bucket, key, path, digest.sha256);
 } else {
   const s3 = createS3Client(aws, storage, { source: 'static', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench-secret-key' } }, http);
   await new PackageStore(s3, storage, aws).upload(key, pkg);
