@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, lstat as lstatCb, realpath as realpathCb, stat as statCb, type Stats } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { lstat as lstatCb, realpath as realpathCb, stat as statCb, type Stats } from 'node:fs';
+import { open, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, sep } from 'node:path';
 import fg from 'fast-glob';
 import type { Problem } from '../errors.js';
@@ -138,28 +138,39 @@ export interface FileDigest {
   partSha256: string[]; // hex, one per piece; a single piece for files up to partSize
 }
 
-/** sha256, size and per-piece sha256 of a file, streamed in one pass so a large package is never held in memory. */
+/** Bytes hashed per read: one buffer, reused, so hashing a large package allocates nothing per chunk. */
+const HASH_READ_BYTES = 1 << 20;
+
+/** sha256, size and per-piece sha256 of a file, in one pass over one reused buffer: never held in memory. */
 export async function hashFile(path: string, partSize = PART_SIZE): Promise<FileDigest> {
   const whole = createHash('sha256');
   const partSha256: string[] = [];
   let part = createHash('sha256');
   let inPart = 0;
   let size = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    const bytes = chunk as Buffer;
-    whole.update(bytes);
-    size += bytes.length;
-    for (let at = 0; at < bytes.length; ) {
-      const take = Math.min(partSize - inPart, bytes.length - at);
-      part.update(bytes.subarray(at, at + take));
-      inPart += take;
-      at += take;
-      if (inPart === partSize) {
-        partSha256.push(part.digest('hex'));
-        part = createHash('sha256');
-        inPart = 0;
+  const buffer = Buffer.allocUnsafeSlow(HASH_READ_BYTES);
+  const file = await open(path);
+  try {
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, size);
+      if (bytesRead === 0) break;
+      const bytes = buffer.subarray(0, bytesRead);
+      whole.update(bytes);
+      size += bytesRead;
+      for (let at = 0; at < bytes.length; ) {
+        const take = Math.min(partSize - inPart, bytes.length - at);
+        part.update(bytes.subarray(at, at + take));
+        inPart += take;
+        at += take;
+        if (inPart === partSize) {
+          partSha256.push(part.digest('hex'));
+          part = createHash('sha256');
+          inPart = 0;
+        }
       }
     }
+  } finally {
+    await file.close();
   }
   if (inPart > 0 || partSha256.length === 0) partSha256.push(part.digest('hex'));
   return { sha256: whole.digest('hex'), size, partSize, partSha256 };

@@ -12,6 +12,20 @@ type Request = Parameters<NodeHttpHandler['handle']>[0];
 type Options = NonNullable<Parameters<NodeHttpHandler['handle']>[1]>;
 type Handled = Awaited<ReturnType<NodeHttpHandler['handle']>>;
 
+/**
+ * A request body this handler opens anew for each try. The SDK does not retry a request whose body is a stream
+ * (it would have been consumed), so a body that can be read again is handed to it as this, and becomes a stream
+ * only here. `sha256` is the hex SHA-256 of what every opening yields.
+ */
+export interface ReopenableBody {
+  readonly sha256: string;
+  open(): Readable;
+}
+
+export function isReopenable(body: unknown): body is ReopenableBody {
+  return typeof body === 'object' && body !== null && typeof (body as ReopenableBody).open === 'function' && typeof (body as ReopenableBody).sha256 === 'string';
+}
+
 export class BoundedHttpHandler extends NodeHttpHandler {
   constructor(
     private readonly timeoutMs: number,
@@ -31,7 +45,7 @@ export class BoundedHttpHandler extends NodeHttpHandler {
     const abortSignal = caller ? AbortSignal.any([caller, expired.signal]) : expired.signal;
     let handled: Handled;
     try {
-      handled = await super.handle(request, { ...options, abortSignal, requestTimeout: ms });
+      handled = await super.handle(opened(request), { ...options, abortSignal, requestTimeout: ms });
     } catch (err) {
       clearTimeout(timer);
       const name = (err as Error)?.name;
@@ -86,6 +100,12 @@ function boundBody(source: Readable, bounds: BodyBounds): Readable {
   // pipeline destroys the source (and with it the connection) when the counter stops early.
   pipeline(source, counted, () => finish());
   return counted;
+}
+
+/** The request with a reopenable body opened for this try; the SDK's request (kept for its retries) is left as it was. */
+function opened(request: Request): Request {
+  if (!isReopenable(request.body)) return request;
+  return Object.assign(Object.create(Object.getPrototypeOf(request) as object) as Request, request, { body: request.body.open() });
 }
 
 function endpointOfRequest(request: Request): string {

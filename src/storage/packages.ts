@@ -11,6 +11,7 @@ import {
   UploadPartCommand,
   type CompletedPart,
   type HeadObjectCommandOutput,
+  type PutObjectCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -19,8 +20,9 @@ import type { AwsSettings, StorageSettings } from '../config/types.js';
 import { mapLimit } from '../net/pool.js';
 import { s3Uri } from './client.js';
 import { isNotFound, PackageChanged, s3Failure } from './errors.js';
+import { ChunkPool, PieceBody } from './piece-body.js';
 
-/** Parts sent at once: each is held in memory (PART_SIZE) while it is checked and sent. */
+/** Parts sent at once, each over its own connection; each holds a few chunk buffers, not a whole part. */
 const PARTS_IN_FLIGHT = 4;
 
 /** Content-addressed: the same bytes always land on the same key, so nothing is uploaded twice. */
@@ -37,7 +39,6 @@ export type KnownDigest = Pick<FileDigest, 'sha256' | 'size'> & Partial<Pick<Fil
 export type LocalPackage = FileDigest & { absPath: string; relPath: string };
 
 const base64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
-const sha256Hex = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 /** S3's checksum of a multipart object: the SHA-256 of the parts' SHA-256 digests, followed by -<parts>. */
 export function compositeChecksum(partSha256: string[]): string {
@@ -104,16 +105,17 @@ export class PackageStore {
   }
 
   /**
-   * Uploads exactly the bytes that were hashed, or nothing. Each piece is read, checked against its hash from
-   * hashing time, and sent with that SHA-256 as its S3 checksum, so S3 refuses bytes that differ, and a file
-   * rewritten since hashing fails here before S3 sees it. Pieces are held in memory one PART_SIZE at a time.
-   * `onProgress` hears the bytes stored so far after each part of a multipart upload.
+   * Uploads exactly the bytes that were hashed, or nothing. Each piece (the whole package, or one part) is read
+   * from the file while it is sent, checked on the way against its hash from hashing time, and sent with that
+   * SHA-256 as its S3 checksum: S3 refuses bytes that differ, and a file rewritten since hashing never completes
+   * a PUT (see piece-body.ts). `onProgress` hears the bytes stored so far after each part of a multipart upload.
    */
   async upload(key: string, pkg: LocalPackage, onProgress?: (loaded: number) => void): Promise<void> {
     const file = await open(pkg.absPath);
     try {
-      if (pkg.partSha256.length <= 1) await this.putWhole(key, pkg, file);
-      else await this.putParts(key, pkg, file, onProgress);
+      const pieces = new PieceReader(file, pkg, key);
+      if (pkg.partSha256.length <= 1) await this.putWhole(key, pkg, pieces);
+      else await this.putParts(key, pkg, pieces, onProgress);
     } finally {
       await file.close();
     }
@@ -129,16 +131,15 @@ export class PackageStore {
     };
   }
 
-  private async putWhole(key: string, pkg: LocalPackage, file: FileHandle): Promise<void> {
-    const body = await readChecked(file, pkg, key, 0);
+  private async putWhole(key: string, pkg: LocalPackage, pieces: PieceReader): Promise<void> {
     try {
-      await this.s3.send(new PutObjectCommand({ ...this.objectParams(key, pkg), Body: body, ContentLength: body.length, ChecksumAlgorithm: 'SHA256', ChecksumSHA256: base64(pkg.sha256) }));
+      await this.s3.send(new PutObjectCommand({ ...this.objectParams(key, pkg), ...pieces.body(0), ChecksumAlgorithm: 'SHA256', ChecksumSHA256: base64(pkg.sha256) }));
     } catch (err) {
       throw s3Failure('PutObject', s3Uri(this.storage.bucket, key), err);
     }
   }
 
-  private async putParts(key: string, pkg: LocalPackage, file: FileHandle, onProgress?: (loaded: number) => void): Promise<void> {
+  private async putParts(key: string, pkg: LocalPackage, pieces: PieceReader, onProgress?: (loaded: number) => void): Promise<void> {
     const uri = s3Uri(this.storage.bucket, key);
     let uploadId: string | undefined;
     try {
@@ -147,26 +148,15 @@ export class PackageStore {
       throw s3Failure('CreateMultipartUpload', uri, err);
     }
     let call = 'UploadPart';
-    // One buffer per part in flight, reused from part to part: a 250 MB package allocates PARTS_IN_FLIGHT part
-    // buffers, not one per part, so memory stays flat and the collector has nothing to do.
-    const free: Buffer[] = [];
     let loaded = 0;
     try {
       const parts = await mapLimit(pkg.partSha256, PARTS_IN_FLIGHT, async (partHex, index): Promise<CompletedPart> => {
-        const buffer = free.pop() ?? Buffer.allocUnsafe(pkg.partSize);
-        try {
-          const body = await readChecked(file, pkg, key, index, buffer);
-          const ChecksumSHA256 = base64(partHex);
-          const out = await this.s3.send(
-            new UploadPartCommand({ Bucket: this.storage.bucket, Key: key, UploadId: uploadId, PartNumber: index + 1, Body: body, ContentLength: body.length, ChecksumAlgorithm: 'SHA256', ChecksumSHA256 }),
-          );
-          loaded += body.length;
-          onProgress?.(loaded);
-          return { PartNumber: index + 1, ETag: out.ETag, ChecksumSHA256 };
-        } finally {
-          // The SDK is done with the bytes once send() has settled (retries included).
-          free.push(buffer);
-        }
+        const ChecksumSHA256 = base64(partHex);
+        const body = pieces.body(index);
+        const out = await this.s3.send(new UploadPartCommand({ Bucket: this.storage.bucket, Key: key, UploadId: uploadId, PartNumber: index + 1, ...body, ChecksumAlgorithm: 'SHA256', ChecksumSHA256 }));
+        loaded += body.ContentLength;
+        onProgress?.(loaded);
+        return { PartNumber: index + 1, ETag: out.ETag, ChecksumSHA256 };
       });
       call = 'CompleteMultipartUpload';
       await this.s3.send(new CompleteMultipartUploadCommand({ Bucket: this.storage.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
@@ -214,22 +204,28 @@ export function objectUrl(aws: AwsSettings, storage: StorageSettings, key: strin
   return `https://${storage.bucket}.${host}/${path}`;
 }
 
-/** Piece `index` of the package as it is on disk now, or PackageChanged when it differs from hashing time. */
-async function readChecked(file: FileHandle, pkg: LocalPackage, key: string, index: number, into?: Buffer): Promise<Buffer> {
-  const offset = index * pkg.partSize;
-  const length = Math.min(pkg.partSize, pkg.size - offset);
-  const buffer = into ? into.subarray(0, length) : Buffer.alloc(length);
-  let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await file.read(buffer, filled, length - filled, offset + filled);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
+/** The pieces of one open package as request bodies, sharing one pool of chunk buffers. */
+class PieceReader {
+  private readonly pool = new ChunkPool();
+  constructor(
+    private readonly file: FileHandle,
+    private readonly pkg: LocalPackage,
+    private readonly key: string,
+  ) {}
+
+  /** Piece `index` as it will be on disk when sent; it fails with PackageChanged if it differs from hashing time. */
+  body(index: number): { Body: NonNullable<PutObjectCommandInput['Body']>; ContentLength: number } {
+    const { pkg, key } = this;
+    const offset = index * pkg.partSize;
+    const length = Math.min(pkg.partSize, pkg.size - offset);
+    const sha256 = pkg.partSha256[index] as string;
+    const changed = (shorter: boolean) => {
+      if (shorter) return new PackageChanged(pkg.relPath, key, `it is shorter than the ${pkg.size} bytes hashed`);
+      const where = pkg.partSha256.length > 1 ? `part ${index + 1} of ${pkg.partSha256.length} no longer has` : 'its bytes no longer have';
+      return new PackageChanged(pkg.relPath, key, `${where} sha256 ${sha256.slice(0, 12)}…`);
+    };
+    // The SDK's types name the bodies it knows; this one only the S3 client's handler opens (ReopenableBody).
+    const body = new PieceBody({ file: this.file, offset, length, sha256, changed }, this.pool);
+    return { Body: body as unknown as NonNullable<PutObjectCommandInput['Body']>, ContentLength: length };
   }
-  const expected = pkg.partSha256[index] as string;
-  if (filled < length) throw new PackageChanged(pkg.relPath, key, `it is shorter than the ${pkg.size} bytes hashed`);
-  if (sha256Hex(buffer) !== expected) {
-    const where = pkg.partSha256.length > 1 ? `part ${index + 1} of ${pkg.partSha256.length} no longer has` : 'its bytes no longer have';
-    throw new PackageChanged(pkg.relPath, key, `${where} sha256 ${expected.slice(0, 12)}…`);
-  }
-  return buffer;
 }

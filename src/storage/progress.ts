@@ -15,7 +15,7 @@ export interface ProgressOptions {
   now?: () => number;
 }
 
-/** A listener for lib-storage's httpUploadProgress (bytes loaded so far), or undefined for a small package. */
+/** A listener for the bytes of a multipart upload stored so far, or undefined for a small package. */
 export function uploadProgress({ label, total, write, now = () => performance.now() }: ProgressOptions): ((loaded: number) => void) | undefined {
   if (total < PROGRESS_MIN_BYTES) return undefined;
   let last = now();

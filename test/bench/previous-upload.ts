@@ -1,32 +1,24 @@
-// The multipart upload as it was before the upload tuning (issue 16), kept only so `npm run bench` can measure
-// today's path against it in the same run: a fresh zero-filled buffer per part, and the SDK's default signing
-// (SigV4 hashes every part once more). Not used by the product.
-import { open } from 'node:fs/promises';
-import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, S3Client, UploadPartCommand, type CompletedPart } from '@aws-sdk/client-s3';
-import type { LocalPackage } from '../../src/storage/packages.js';
-import { mapLimit } from '../../src/net/pool.js';
-import { BoundedHttpHandler } from '../../src/net/aws-http.js';
-import { createHash } from 'node:crypto';
+// The upload path as it was when the upload issue (16) was filed, kept only so `npm run bench` can measure
+// today's path against it in the same run. Not used by the product. Faithful to that path: lib-storage's Upload
+// over a createReadStream of the file (it copies the stream into 8 MiB parts, 4 in flight), on an S3Client with
+// nothing but region, endpoint, path-style addressing and credentials set, so the SDK's defaults apply: SigV4
+// hashes every part, and a CRC32 of every part is computed and sent. The SDK's default request handler trusts the
+// discarding server's certificate through NODE_EXTRA_CA_CERTS, as any Node HTTPS client does.
+import { createReadStream } from 'node:fs';
+import { S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 
-export function previousClient(endpoint: string, timeoutMs: number): S3Client {
-  return new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: 'bench', secretAccessKey: 'bench-secret-key' }, requestHandler: new BoundedHttpHandler(timeoutMs), maxAttempts: 1 });
+export function previousClient(endpoint: string): S3Client {
+  return new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: 'bench', secretAccessKey: 'bench-secret-key' } });
 }
 
-export async function previousUpload(s3: S3Client, bucket: string, key: string, pkg: LocalPackage): Promise<void> {
-  const file = await open(pkg.absPath);
-  try {
-    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata: { sha256: pkg.sha256 }, ChecksumAlgorithm: 'SHA256' }));
-    const parts = await mapLimit(pkg.partSha256, 4, async (partHex, index): Promise<CompletedPart> => {
-      const offset = index * pkg.partSize;
-      const body = Buffer.alloc(Math.min(pkg.partSize, pkg.size - offset));
-      await file.read(body, 0, body.length, offset);
-      if (createHash('sha256').update(body).digest('hex') !== partHex) throw new Error(`part ${index + 1} changed`);
-      const ChecksumSHA256 = Buffer.from(partHex, 'hex').toString('base64');
-      const out = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: index + 1, Body: body, ContentLength: body.length, ChecksumAlgorithm: 'SHA256', ChecksumSHA256 }));
-      return { PartNumber: index + 1, ETag: out.ETag, ChecksumSHA256 };
-    });
-    await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }));
-  } finally {
-    await file.close();
-  }
+export async function previousUpload(s3: S3Client, bucket: string, key: string, path: string, sha256: string): Promise<void> {
+  const upload = new Upload({
+    client: s3,
+    partSize: 8 * 1024 * 1024,
+    queueSize: 4,
+    leavePartsOnError: false,
+    params: { Bucket: bucket, Key: key, Body: createReadStream(path), ContentType: 'application/zip', Metadata: { sha256 } },
+  });
+  await upload.done();
 }

@@ -1,8 +1,9 @@
-// The 250 MB upload for `npm run bench`: today's PackageStore against the path before the upload tuning
-// (previous-upload.ts), each in a process of its own against a discarding HTTPS S3 on 127.0.0.1, interleaved.
+// The 250 MB upload for `npm run bench`: today's PackageStore against the path when the upload issue was filed
+// (previous-upload.ts: lib-storage, SDK defaults), each in a process of its own against a discarding HTTPS S3 on
+// 127.0.0.1, interleaved.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,7 +36,8 @@ export async function measureUploads(root: string): Promise<UploadResult> {
     const driver = join(root, 'node_modules/.cache/gestalt-deploy/upload-driver.mjs');
     await build({ entryPoints: [join(root, 'test/bench/upload-driver.ts')], outfile: driver, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'warning' });
     const file = join(dir, 'big.zip');
-    await writeFile(file, randomBytes(SIZE));
+    // Written a MiB at a time: this process stays small (its children's memory is measured, not its own).
+    await writeRandomFile(file, SIZE);
     const samples: Record<'current' | 'previous', { ms: number; peakRssMb: number }[]> = { current: [], previous: [] };
     let last = { putsWithChecksum: 0, puts: 0, unsignedPayloads: 0 };
     for (let i = 0; i < PAIRS; i++) {
@@ -54,5 +56,14 @@ export async function measureUploads(root: string): Promise<UploadResult> {
   } finally {
     await s3.close();
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function writeRandomFile(path: string, size: number): Promise<void> {
+  const file = await open(path, 'w');
+  try {
+    for (let at = 0; at < size; at += 1 << 20) await file.write(randomBytes(Math.min(1 << 20, size - at)));
+  } finally {
+    await file.close();
   }
 }

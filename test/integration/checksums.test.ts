@@ -5,8 +5,8 @@
 // moto does not verify upload checksums, so S3's refusal is played by test/support/checksum-proxy.ts in front of
 // it, which answers BadDigest as S3 does. What this proves: the runner sends, for every PUT of package bytes, the
 // SHA-256 taken when the package was hashed (whole object, or per part), and a store that checks it refuses
-// changed bytes; and the runner's own re-check stops a rewritten file before any changed byte is sent, which is
-// what protects stores that do not check.
+// changed bytes; and the runner's own re-check, made while each piece is sent, withholds a rewritten piece's last
+// bytes so its PUT never completes, which is what protects stores that do not check.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -145,7 +145,7 @@ describe.runIf(chosenS3Kind() === 'moto')('checksummed uploads (moto behind a ve
     expect(r.output).toMatch(/dist\/fn\.zip changed after it was hashed/);
     expect(r.output).toMatch(/nothing was stored under acme\/lambdas\/packages\/[0-9a-f]{64}\/fn\.zip/);
     expect(r.files.json.functions[0]).toMatchObject({ action: 'failed', sha256: hex(content) });
-    // The runner's own check stopped it: no changed byte was sent for S3 to refuse.
+    // The runner's own check stopped it: no PUT of changed bytes was completed for S3 to refuse.
     expect(proxy!.puts.filter((p) => p.verdict === 'BadDigest')).toEqual([]);
     expect(await auditBucket(bucket)).toEqual([]);
     expect(gw.requests.filter((q) => q.body?.lambda_url?.includes(bucket))).toEqual([]);
