@@ -26,22 +26,25 @@ export class RunJournal {
   private writing: Promise<void> | undefined;
   private dirty = false;
   private lastError: unknown;
+  /** The record as this run last wrote or read it, with its ETag: the next write starts from it, not a read. */
+  private known: RecordVersion | undefined;
   /** Whether the environment has a record in S3 as far as this run knows (its last successful write, or the start). */
   exists: boolean;
 
   constructor(
     private readonly store: RecordStore,
     private readonly header: RecordHeader,
-    private readonly start: RecordVersion,
+    start: RecordVersion,
     private readonly mayExist: (id: string) => boolean,
   ) {
     this.seenAtStart = new Map((start.record?.functions ?? []).map((f) => [entryKey(f), f.state]));
     this.exists = start.record !== undefined;
+    this.known = start;
   }
 
   async begin(pending: RecordedFunction[]): Promise<void> {
     for (const f of pending) this.put(f);
-    this.exists = (await this.store.update(this.header.environment, (current) => this.apply(current), this.start)) !== undefined;
+    await this.write();
   }
 
   settle(entry: RecordedFunction): void {
@@ -67,7 +70,10 @@ export class RunJournal {
       if (this.lastError) throw this.lastError;
       // Read back: a store that does not honour conditional writes atomically (some S3-compatible ones) can
       // let another job's write replace ours. Re-apply a few times; S3 itself never needs a second round.
-      if (round >= VERIFY_ROUNDS || this.holdsMine((await this.store.readVersion(this.header.environment)).record)) return;
+      if (round >= VERIFY_ROUNDS) return;
+      const stored = await this.store.readVersion(this.header.environment);
+      this.known = stored;
+      if (this.holdsMine(stored.record)) return;
     }
   }
 
@@ -108,12 +114,25 @@ export class RunJournal {
     this.touched.add(entry.name);
   }
 
+  /** One conditional write from the version this run knows (a 412 makes the store read and re-apply). */
+  private async write(): Promise<void> {
+    try {
+      const written = await this.store.write(this.header.environment, (current) => this.apply(current), this.known);
+      this.known = 'unknown' in written ? undefined : written;
+      this.exists = written.record !== undefined;
+    } catch (err) {
+      // Whatever is in S3 now is unknown: the next write reads it first.
+      this.known = undefined;
+      throw err;
+    }
+  }
+
   private async flush(): Promise<void> {
     try {
       while (this.dirty) {
         this.dirty = false;
         try {
-          this.exists = (await this.store.update(this.header.environment, (current) => this.apply(current))) !== undefined;
+          await this.write();
           this.lastError = undefined;
         } catch (err) {
           this.lastError = err;

@@ -71,15 +71,27 @@ export class RecordStore {
    * again and `change` applied again, so neither job drops the other's entries.
    */
   async update(environment: string, change: (current: DeploymentRecord | undefined) => DeploymentRecord | undefined, known?: RecordVersion): Promise<DeploymentRecord | undefined> {
+    return (await this.write(environment, change, known)).record;
+  }
+
+  /**
+   * `update`, answering with the version now in S3: a caller writing again (the run's journal) passes it as
+   * `known` and saves the read, and a 412 still catches any job that wrote in between. Without an ETag in
+   * the store's answer the version is unknown, so the next write reads first.
+   */
+  async write(environment: string, change: (current: DeploymentRecord | undefined) => DeploymentRecord | undefined, known?: RecordVersion): Promise<RecordVersion | { record: DeploymentRecord | undefined; etag?: undefined; unknown: true }> {
     let version = known ?? (await this.readVersion(environment));
     for (let attempt = 1; ; attempt++) {
       const next = change(version.record);
       // Unchanged: the record stays byte for byte as it was.
-      if (next === version.record) return next;
+      if (next === version.record) return version;
       try {
-        if (next) await this.put(next, version.etag);
-        else if (version.record) await this.delete(environment, version.etag);
-        return next;
+        if (next) {
+          const etag = await this.put(next, version.etag);
+          return etag ? { record: next, etag } : { record: next, unknown: true };
+        }
+        if (version.record) await this.delete(environment, version.etag);
+        return { record: undefined, etag: undefined };
       } catch (err) {
         if (!isConflict(err) || attempt >= CONFLICT_ATTEMPTS) throw this.failure(next ? 'PutObject' : 'DeleteObject', environment, err);
         version = await this.readVersion(environment);
@@ -87,8 +99,8 @@ export class RecordStore {
     }
   }
 
-  private async put(record: DeploymentRecord, etag: string | undefined): Promise<void> {
-    await this.s3.send(
+  private async put(record: DeploymentRecord, etag: string | undefined): Promise<string | undefined> {
+    const out = await this.s3.send(
       new PutObjectCommand({
         Bucket: this.storage.bucket,
         Key: this.key(record.environment),
@@ -98,6 +110,7 @@ export class RecordStore {
         ...(etag ? { IfMatch: etag } : { IfNoneMatch: '*' }),
       }),
     );
+    return out.ETag;
   }
 
   private async delete(environment: string, etag: string | undefined): Promise<void> {

@@ -52,6 +52,12 @@ describe('pipelined deploy', () => {
     // The record named them first: its first write (create-only) was answered before any Gestalt write began.
     expect(recordPuts[0]?.ifNoneMatch).toBe('*');
     expect(recordPuts[0]?.answeredAt).toBeLessThanOrEqual(Math.min(...posts.map((p) => p.at)));
+    // Each record write starts from the ETag of the one before: the record is read only by the preflight and
+    // by the final read-back, however many times it is written.
+    const recordGets = requests.filter((q) => q.method === 'GET' && q.path.endsWith('/deployments/review/main.json'));
+    expect(recordGets).toHaveLength(2);
+    expect(recordPuts.length).toBeGreaterThanOrEqual(2);
+    expect(recordPuts.slice(1).every((q) => q.ifMatch !== undefined)).toBe(true);
 
     // Timings: each function's own upload and deploy time, their sums per phase, each phase's wall span, the total.
     const report = r.files.json;

@@ -68,9 +68,10 @@ describe('ownership marks', () => {
 function memoryStore(initial?: DeploymentRecord) {
   let current = initial;
   const store = {
-    async update(_env: string, change: (c: DeploymentRecord | undefined) => DeploymentRecord | undefined) {
+    // Applies every change to the record as it is now, as the real store does after a 412 and a re-read.
+    async write(_env: string, change: (c: DeploymentRecord | undefined) => DeploymentRecord | undefined) {
       current = change(current);
-      return current;
+      return { record: current, etag: '"x"' };
     },
     async readVersion() {
       return { record: current, etag: '"x"' };
@@ -137,7 +138,7 @@ describe('RunJournal', () => {
   });
 
   it('reports a failed record write at the end', async () => {
-    const failing = { async update() { throw new Error('S3 PutObject failed: access denied'); } } as unknown as RecordStore;
+    const failing = { async write() { throw new Error('S3 PutObject failed: access denied'); } } as unknown as RecordStore;
     const j = new RunJournal(failing, header, { record: undefined, etag: undefined }, () => false);
     j.settle(fn('a', ID_A, 'deployed'));
     await expect(j.end()).rejects.toThrow(/access denied/);
@@ -151,10 +152,10 @@ describe('RunJournal.end reads back', () => {
     await j.begin([fn('a', ID_A, 'pending')]);
     j.settle(fn('a', ID_A, 'deployed'));
     let lost = false;
-    const store = mem.store as unknown as { update: (e: string, c: (r: DeploymentRecord | undefined) => DeploymentRecord | undefined) => Promise<DeploymentRecord | undefined> };
-    const update = store.update.bind(store);
-    store.update = async (e, c) => {
-      const out = await update(e, c);
+    const store = mem.store as unknown as { write: (e: string, c: (r: DeploymentRecord | undefined) => DeploymentRecord | undefined) => Promise<{ record: DeploymentRecord | undefined }> };
+    const write = store.write.bind(store);
+    store.write = async (e, c) => {
+      const out = await write(e, c);
       // The first final write is clobbered by a stale writer that knew nothing of this run.
       if (!lost) {
         lost = true;
