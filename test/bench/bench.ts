@@ -2,7 +2,7 @@
 // Prints a table, writes bench-results.json, and exits 1 when a budget is exceeded.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -10,18 +10,17 @@ import { startMetaEmulator } from '../support/meta-emulator.js';
 import { startGatewayFake } from '../support/gateway-fake.js';
 import { startFaultServer } from '../support/fault-server.js';
 import { startS3 } from '../support/s3-server.js';
-import { jobEnv, makeProject, runCli, type CliResult } from '../support/run-cli.js';
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { ROUNDS, measureStartup, median } from './startup.js';
+import { jobEnv, makeProject } from '../support/run-cli.js';
+import { DEFAULT_CONCURRENCY } from '../../src/config/env.js';
+import { packages, timedRun as runTimed } from './cli-runs.js';
+import { GATEWAY_LATENCY_MS, SWEEP, measureDeploys } from './deploys.js';
+import { ROUNDS, measureStartup } from './startup.js';
 import { measureUploads } from './uploads.js';
 
 const root = process.env.GESTALT_REPO_ROOT ?? process.cwd();
 const script = join(root, 'dist/gestalt-deploy.js');
 const LATENCY_MS = 50;
-const GATEWAY_LATENCY_MS = 20;
 const FUNCTIONS = 20;
-/** GESTALT_CONCURRENCY's default: the bounds below assume the runner's own concurrency. */
-const CONCURRENCY = 8;
 /** Debian's awscli (apt-get install -y awscli); an `aws` elsewhere on PATH may be an old v1. */
 const AWS_CLI = '/usr/bin/aws';
 
@@ -39,42 +38,13 @@ function record(scenario: string, ms: number, detail: string, budget: string, ok
   rows.push({ scenario, ms: Math.round(ms), detail, budget, ok, metrics });
 }
 
-/** Runs the CLI and samples its peak resident memory from /proc while it runs. */
-async function timedRun(args: string[], env: Record<string, string | undefined>, cwd: string, expectCode = 0): Promise<{ r: CliResult; ms: number; peakRssMb: number }> {
-  let peak = 0;
-  const started = performance.now();
-  const watcher = setInterval(async () => {
-    for (const pid of await runnerPids()) {
-      const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-      const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-      if (hwm > peak) peak = hwm;
-    }
-  }, 25);
-  const r = await runCli(args, { env, cwd, script });
-  const ms = performance.now() - started;
-  clearInterval(watcher);
-  if (r.code !== expectCode) throw new Error(`${args.join(' ')} exited ${r.code}, expected ${expectCode}:\n${r.output}`);
-  return { r, ms, peakRssMb: Math.round(peak) };
-}
-
-/** Our children running the bundle (moto, also our child, holds the uploaded bytes and must not count). */
-async function runnerPids(): Promise<number[]> {
-  const out = await readFile(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').catch(() => '');
-  const pids = out.split(/\s+/).filter(Boolean).map(Number);
-  const cmdlines = await Promise.all(pids.map((pid) => readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')));
-  return pids.filter((_, i) => cmdlines[i]?.includes('gestalt-deploy.js'));
-}
-
-async function packages(n: number, size = 2048): Promise<string> {
-  const files: Record<string, Buffer> = {};
-  for (let i = 0; i < n; i++) files[`dist/fn${String(i).padStart(2, '0')}.zip`] = randomBytes(size);
-  return makeProject(files);
-}
+/** The bundle under test, run and measured (test/bench/cli-runs.ts). */
+const timedRun = (args: string[], env: Record<string, string | undefined>, cwd: string, expectCode = 0) => runTimed(script, args, env, cwd, expectCode);
 
 async function main(): Promise<void> {
   // GESTALT_BENCH_ONLY=startup or =upload runs that part alone (the deploy rows need start-up's hello-world time).
   const only = process.env.GESTALT_BENCH_ONLY;
-  if (only !== undefined && only !== 'startup' && only !== 'upload') throw new Error(`GESTALT_BENCH_ONLY is '${only}'; set it to startup or upload, or leave it unset for the whole bench.`);
+  if (only !== undefined && only !== 'startup' && only !== 'upload' && only !== 'deploy') throw new Error(`GESTALT_BENCH_ONLY is '${only}'; set it to startup, upload or deploy, or leave it unset for the whole bench.`);
   const r2 = (x: number) => x.toFixed(2);
   // 0a. Start-up, before any stand-in runs beside it.
   const st = only === 'upload' ? undefined : await measureStartup(root, script);
@@ -96,10 +66,21 @@ async function main(): Promise<void> {
   }
   if (only === 'startup') return;
   // 0b. 250 MB to a discarding HTTPS S3: today's path against the one before, in the same run.
-  const up = await measureUploads(root);
+  const up = only === 'deploy' ? undefined : await measureUploads(root);
+  if (up) {
   record('upload: 250 MB to a discarding S3 (https)', up.current.ms, `${up.current.mibPerS.toFixed(0)} MiB/s vs ${up.previous.mibPerS.toFixed(0)} with lib-storage and SDK defaults (the path before issue 16) = ${r2(up.current.mibPerS / up.previous.mibPerS)}x; ${up.putsWithChecksum}/${up.puts} PUTs with ChecksumSHA256, ${up.unsignedPayloads} unsigned (medians of 3 interleaved pairs)`, '≥ 3x lib-storage, every PUT checksummed', up.current.mibPerS >= up.previous.mibPerS * 3 && up.putsWithChecksum === up.puts && up.puts > 0, { mibPerS: up.current.mibPerS, previousMibPerS: up.previous.mibPerS });
   record('upload: 250 MB peak RSS', up.current.peakRssMb, `${Math.round(up.current.peakRssMb)} MB vs ${Math.round(up.previous.peakRssMb)} MB with lib-storage (the uploading process's own VmHWM, hashing included; medians)`, '≤ 110 MB', up.current.peakRssMb <= 110, { peakRssMb: up.current.peakRssMb, previousPeakRssMb: up.previous.peakRssMb });
+  }
   if (!st) return;
+
+  // 7. First deploys against their computed bound (test/bench/deploys.ts), and the concurrency sweep.
+  const deploys = await measureDeploys(script, st.hello);
+  for (const d of deploys.scenarios) {
+    record(`${d.name.replace(' ', ': ')} functions vs bound (${d.latencyMs} ms)`, d.ms, `${Math.round(d.ms)} ms vs bound ${Math.round(d.boundMs)} ms = ${r2(d.ms / d.boundMs)}x (${d.callsPerFunction} Gestalt calls per function, concurrency ${DEFAULT_CONCURRENCY}); wall per phase ${JSON.stringify(d.timingsMs)}; per-function sums ${JSON.stringify(d.phaseSumsMs)}`, '≤ 1.5x bound', d.ms <= d.boundMs * 1.5, { ms: d.ms, boundMs: d.boundMs, uploadFloorMs: d.uploadFloorMs });
+  }
+  const sweep = deploys.scenarios.map((d) => `${d.name}: ${SWEEP.map((c) => `${c}→${Math.round(d.sweep[c] ?? 0)}`).join(' ')}`).join('; ');
+  record('concurrency sweep: first deploys (ms at GESTALT_CONCURRENCY)', 0, `${sweep} (medians of 2; the default is ${DEFAULT_CONCURRENCY})`, 'informational', true, Object.fromEntries(deploys.scenarios.flatMap((d) => SWEEP.map((c) => [`${d.name.replace(' ', '')}c${c}`, d.sweep[c] ?? 0]))));
+  if (only === 'deploy') return;
 
   const s3 = await startS3();
   const meta = await startMetaEmulator({ apiKeys: { key: 'bench-secret' }, gatewayUrl: 'https://gw.bench.test' });
@@ -184,52 +165,11 @@ async function main(): Promise<void> {
       }
     }
 
-    // 7. Deploys against their computed bound. The floor of one S3 call pair (HEAD+PUT of a small object) is measured
-    // here; the bound is what no runner at this concurrency can beat: start-up of a hello-world bundle, the record
-    // read, the Gestalt lookups (one after another) or one package's HEAD+PUT, whichever is longer, the record write
-    // before the first Gestalt write, the Gestalt waves (ceil(n / concurrency) x calls per function x latency), and
-    // the final record write.
-    const floors: number[] = [];
-    await s3.createBucket('bench-floor');
-    for (let i = 0; i < 7; i++) {
-      const started = performance.now();
-      await s3.client.send(new HeadObjectCommand({ Bucket: 'bench-floor', Key: `k${i}` })).catch(() => undefined);
-      await s3.client.send(new PutObjectCommand({ Bucket: 'bench-floor', Key: `k${i}`, Body: randomBytes(2048) }));
-      floors.push(performance.now() - started);
-    }
-    const s3Floor = median(floors);
-    const bound = (n: number, lookups: number, callsPerFn: number, latency: number) => st.hello + s3Floor + Math.max(lookups * latency, s3Floor) + s3Floor + Math.ceil(n / CONCURRENCY) * callsPerFn * latency + s3Floor;
-    const deployRows: { name: string; ms: number; bound: number }[] = [];
-    for (const n of [20, 50]) {
-      await s3.createBucket(`bench-gw${n}`);
-      const d = await packages(n);
-      gw.setDelay(GATEWAY_LATENCY_MS);
-      const run = await timedRun(['deploy'], { ...base(`bench-gw${n}`, d), CI_URL: gw.url }, d);
-      const b = bound(n, 0, 1, GATEWAY_LATENCY_MS);
-      deployRows.push({ name: `gateway ${n}`, ms: run.ms, bound: b });
-      record(`gateway: ${n} functions vs bound (${GATEWAY_LATENCY_MS} ms)`, run.ms, `${Math.round(run.ms)} ms vs bound ${Math.round(b)} ms = ${r2(run.ms / b)}x; phases ${JSON.stringify(run.r.files.json.timingsMs)}`, '≤ 1.5x bound', run.ms <= b * 1.5, { ms: run.ms, boundMs: b });
-    }
-    gw.setDelay(0);
-    for (const n of [20, 50]) {
-      await s3.createBucket(`bench-meta${n}`);
-      const d = await packages(n);
-      const env = { ...base(`bench-meta${n}`, d), GESTALT_META_URL: meta.url, GESTALT_ORG: 'root', GESTALT_LAMBDA_PROVIDER_ID: providerId, GF_API_KEY: 'key', GF_API_SECRET: 'bench-secret' };
-      meta.setLatency(LATENCY_MS);
-      meta.clearRequests();
-      const run = await timedRun(['deploy'], env, d);
-      meta.setLatency(0);
-      const gets = meta.requests.filter((q) => q.method === 'GET').length;
-      const writes = meta.requests.length - gets;
-      const b = bound(n, gets, writes / n, LATENCY_MS);
-      deployRows.push({ name: `meta ${n}`, ms: run.ms, bound: b });
-      record(`meta: ${n} functions vs bound (${LATENCY_MS} ms)`, run.ms, `${Math.round(run.ms)} ms vs bound ${Math.round(b)} ms = ${r2(run.ms / b)}x (${gets} lookups, ${writes} writes); phases ${JSON.stringify(run.r.files.json.timingsMs)}`, '≤ 1.5x bound', run.ms <= b * 1.5, { ms: run.ms, boundMs: b, lookups: gets, writes });
-    }
-
     // 8. What a user would script today: `aws s3 sync` of the packages, then one curl per function.
     gw.setDelay(GATEWAY_LATENCY_MS);
     const peer = await syncAndCurl(FUNCTIONS, gw.url, s3.endpoint, s3);
     gw.setDelay(LATENCY_MS);
-    const gw20 = deployRows.find((r) => r.name === 'gateway 20');
+    const gw20 = deploys.scenarios.find((r) => r.name === 'gateway 20');
     if (peer === undefined || !gw20) record('vs aws s3 sync + curl (gateway 20)', 0, `skipped: ${AWS_CLI} not installed (apt-get install -y awscli)`, '≥ 2.5x faster', true, {});
     else record('vs aws s3 sync + curl (gateway 20)', peer, `${Math.round(peer)} ms vs gestalt-deploy ${Math.round(gw20.ms)} ms = ${r2(peer / gw20.ms)}x faster (same ${GATEWAY_LATENCY_MS} ms gateway)`, '≥ 2.5x faster', peer >= gw20.ms * 2.5, { ms: peer, gestaltDeployMs: gw20.ms });
 

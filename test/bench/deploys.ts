@@ -2,7 +2,8 @@
 // GESTALT_CONCURRENCY that the default is chosen from. Each scenario runs on fresh packages in a fresh bucket,
 // so every package uploads and every function is created.
 import { randomBytes } from 'node:crypto';
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { mapLimit } from '../../src/net/pool.js';
 import { DEFAULT_CONCURRENCY } from '../../src/config/env.js';
 import { startGatewayFake } from '../support/gateway-fake.js';
 import { startMetaEmulator } from '../support/meta-emulator.js';
@@ -31,6 +32,8 @@ export interface DeployScenario {
   boundMs: number;
   /** Gestalt calls per function on a first deploy, as the stand-in counted them. */
   callsPerFunction: number;
+  /** n packages' HEAD+PUT at the runner's concurrency, straight from this process: what the store itself takes. */
+  uploadFloorMs: number;
   timingsMs: Record<string, number>;
   phaseSumsMs: Record<string, number>;
   /** Median wall time at each swept concurrency. */
@@ -44,15 +47,28 @@ export interface DeployBench {
 }
 
 /**
- * What no runner can beat at concurrency c, doing this job: Node's start-up (a hello-world bundle), the
- * preflight (the Gestalt lookups, or one S3 read when longer), one package's HEAD+PUT (the record's first
- * write goes beside it), the Gestalt writes in waves of c, then the record's last write and the history entry
- * (one S3 write each). Hashing 2 KiB packages and reading static credentials cost next to nothing.
+ * What no runner can beat at concurrency c, doing this job: Node's start-up (a hello-world bundle); the
+ * preflight (the Gestalt lookups, or one S3 read when longer); then the packages and the Gestalt writes,
+ * whichever takes longer: all n packages' HEAD+PUT as fast as the store takes them at c in flight, plus the
+ * last function's Gestalt calls, or the first package, then the Gestalt writes in waves of c; then the
+ * record's last write and the history entry (one S3 write each). Hashing 2 KiB packages and reading static
+ * credentials cost next to nothing.
  */
-export function deployBound(p: { helloMs: number; s3OpMs: number; s3PairMs: number; functions: number; concurrency: number; callsPerFunction: number; latencyMs: number; lookupDepth: number }): number {
+export function deployBound(p: { helloMs: number; s3OpMs: number; s3PairMs: number; uploadFloorMs: number; functions: number; concurrency: number; callsPerFunction: number; latencyMs: number; lookupDepth: number }): number {
   const preflight = Math.max(p.lookupDepth * p.latencyMs, p.s3OpMs);
-  const waves = Math.ceil(p.functions / p.concurrency) * p.callsPerFunction * p.latencyMs;
-  return p.helloMs + preflight + p.s3PairMs + waves + 2 * p.s3OpMs;
+  const gestaltCalls = p.callsPerFunction * p.latencyMs;
+  const waves = Math.ceil(p.functions / p.concurrency) * gestaltCalls;
+  return p.helloMs + preflight + Math.max(p.uploadFloorMs + gestaltCalls, p.s3PairMs + waves) + 2 * p.s3OpMs;
+}
+
+/** n fresh 2 KiB packages' HEAD+PUT with `concurrency` in flight, from this process with the same SDK. */
+async function uploadFloor(s3: { client: S3Client }, bucket: string, n: number, concurrency: number, round: number): Promise<number> {
+  const started = performance.now();
+  await mapLimit(Array.from({ length: n }, (_, i) => `floor/${round}/${n}/k${i}`), concurrency, async (Key) => {
+    await s3.client.send(new HeadObjectCommand({ Bucket: bucket, Key })).catch(() => undefined);
+    await s3.client.send(new PutObjectCommand({ Bucket: bucket, Key, Body: randomBytes(2048) }));
+  });
+  return performance.now() - started;
 }
 
 export async function measureDeploys(script: string, helloMs: number): Promise<DeployBench> {
@@ -78,6 +94,12 @@ export async function measureDeploys(script: string, helloMs: number): Promise<D
     }
     const s3OpMs = median(ops);
     const s3PairMs = median(pairs);
+    const floors = new Map<number, number>();
+    for (const n of SIZES) {
+      const rounds: number[] = [];
+      for (let round = 0; round < 3; round++) rounds.push(await uploadFloor(s3, 'bench-floor', n, DEFAULT_CONCURRENCY, round));
+      floors.set(n, median(rounds));
+    }
 
     /** One first deploy on fresh packages; undefined concurrency is the product's default. */
     const deployOnce = async (mode: 'gateway' | 'meta', n: number, concurrency?: number) => {
@@ -118,8 +140,9 @@ export async function measureDeploys(script: string, helloMs: number): Promise<D
         const sweep: Record<number, number> = {};
         for (const c of SWEEP) sweep[c] = median([await deployOnce(mode, n, c), await deployOnce(mode, n, c)].map((r) => r.ms));
         const callsPerFunction = mid.calls / n;
-        const boundMs = deployBound({ helloMs, s3OpMs, s3PairMs, functions: n, concurrency: DEFAULT_CONCURRENCY, callsPerFunction, latencyMs, lookupDepth: mode === 'meta' ? META_LOOKUP_DEPTH : 0 });
-        scenarios.push({ name: `${mode} ${n}`, functions: n, latencyMs, ms: mid.ms, boundMs, callsPerFunction, timingsMs: mid.json.timingsMs, phaseSumsMs: mid.json.phaseSumsMs ?? {}, sweep });
+        const uploadFloorMs = floors.get(n) ?? 0;
+        const boundMs = deployBound({ helloMs, s3OpMs, s3PairMs, uploadFloorMs, functions: n, concurrency: DEFAULT_CONCURRENCY, callsPerFunction, latencyMs, lookupDepth: mode === 'meta' ? META_LOOKUP_DEPTH : 0 });
+        scenarios.push({ name: `${mode} ${n}`, functions: n, latencyMs, ms: mid.ms, boundMs, callsPerFunction, uploadFloorMs, timingsMs: mid.json.timingsMs, phaseSumsMs: mid.json.phaseSumsMs ?? {}, sweep });
       }
     }
     meta.setLatency(0);
@@ -137,5 +160,5 @@ if (process.argv[1]?.endsWith('deploys.ts') || process.env.GESTALT_BENCH_DEPLOYS
   const [script, hello] = process.argv.slice(2);
   const out = await measureDeploys(script ?? 'dist/gestalt-deploy.js', Number(hello ?? 40));
   for (const s of out.scenarios) console.log(s.name, Math.round(s.ms), 'bound', Math.round(s.boundMs), (s.ms / s.boundMs).toFixed(2), JSON.stringify(s.timingsMs), JSON.stringify(s.phaseSumsMs), 'sweep', JSON.stringify(Object.fromEntries(Object.entries(s.sweep).map(([k, v]) => [k, Math.round(v)]))));
-  console.log('s3 op', out.s3OpMs.toFixed(1), 'pair', out.s3PairMs.toFixed(1));
+  console.log('s3 op', out.s3OpMs.toFixed(1), 'pair', out.s3PairMs.toFixed(1), 'upload floors', out.scenarios.map((s) => Math.round(s.uploadFloorMs)).join(' '));
 }
