@@ -9,7 +9,7 @@ import type { AwsSettings, BasicAuth, Command, Config, JobContext, LifecycleSett
 
 export const DEFAULT_NAME_TEMPLATE = '{project}/{ref}/{file}';
 /** GESTALT_CONCURRENCY's default: uploads in flight, and Gestalt writes in flight (each its own gate). */
-export const DEFAULT_CONCURRENCY = 8;
+export const DEFAULT_CONCURRENCY = 16;
 export const NAME_TOKENS = ['project', 'project_path', 'ref', 'file', 'basename', 'env'] as const;
 export const PACKAGE_ACCESS: readonly PackageAccess[] = ['private', 'public', 'presigned'];
 const SESSION_NAME_RE = /^[\w+=,.@-]{2,64}$/;

@@ -4,6 +4,19 @@ import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
 
 // deploy/stop/plan are written once against these interfaces; gateway and meta implement them.
 
+/**
+ * The most Gestalt writes of one run in flight, whatever GESTALT_CONCURRENCY says: Gestalt Meta as shipped runs
+ * every request's database work through a pool of 10 connections (HikariCP maximumPoolSize in its
+ * application.conf), so more writes at once only wait inside Meta for a connection, and the gateway's deployment
+ * lambda writes to the same Meta. S3, which scales far beyond that, keeps the full GESTALT_CONCURRENCY.
+ */
+export const GESTALT_WRITES_IN_FLIGHT = 10;
+
+/** The number of Gestalt calls a run keeps in flight at `concurrency`. */
+export function gestaltConcurrency(concurrency: number): number {
+  return Math.min(concurrency, GESTALT_WRITES_IN_FLIGHT);
+}
+
 export interface Placement {
   api: string;
   environmentId: string;

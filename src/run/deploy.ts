@@ -1,7 +1,7 @@
 import type { PackagedFunction } from '../artifacts/functions.js';
 import type { Config } from '../config/types.js';
 import { EXIT, errorMessage, type ExitCode } from '../errors.js';
-import { NothingCreated, type Claim, type DeployResult, type GestaltSession } from '../gestalt/types.js';
+import { NothingCreated, gestaltConcurrency, type Claim, type DeployResult, type GestaltSession } from '../gestalt/types.js';
 import type { Logger } from '../log/logger.js';
 import { cancellation } from '../net/cancel.js';
 import { gate } from '../net/pool.js';
@@ -154,7 +154,8 @@ interface Pipeline {
 /**
  * Each function goes on to Gestalt as soon as its own package is in S3, instead of every upload waiting for
  * the slowest and every deploy for the last upload. S3 and Gestalt each get their own gate of
- * GESTALT_CONCURRENCY, so a large package uploading never holds back the writes of the small ones.
+ * GESTALT_CONCURRENCY (Gestalt's capped by gestaltConcurrency), so a large package uploading never holds back the
+ * writes of the small ones.
  */
 async function pipeline(ctx: RunContext, session: GestaltSession, live: Staged[], p: Pipeline): Promise<void> {
   const { config, log, identity } = ctx;
@@ -168,7 +169,7 @@ async function pipeline(ctx: RunContext, session: GestaltSession, live: Staged[]
   // Nothing new starts once the job is cancelled or the record could not be written.
   const halted = () => (cancellation.signal ? cancelledText() : recordFailed ? 'not deployed: the deployment record could not be written first' : undefined);
   const s3Gate = gate(config.concurrency);
-  const gestaltGate = gate(config.concurrency);
+  const gestaltGate = gate(gestaltConcurrency(config.concurrency));
   await Promise.all(
     live.map(async (s) => {
       await s3Gate(async () => {

@@ -1,5 +1,5 @@
 import { errorMessage } from '../errors.js';
-import type { GestaltSession } from '../gestalt/types.js';
+import { gestaltConcurrency, type GestaltSession } from '../gestalt/types.js';
 import { cancellation } from '../net/cancel.js';
 import { mapLimit } from '../net/pool.js';
 import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
@@ -19,7 +19,7 @@ export interface Removal {
 export function removeRecorded({ config, log }: RunContext, session: GestaltSession, record: DeploymentRecord, functions: RecordedFunction[]): Promise<Removal[]> {
   return mapLimit(
     functions,
-    config.concurrency,
+    gestaltConcurrency(config.concurrency),
     async (fn): Promise<Removal> => {
       try {
         const r = await session.remove(fn, record);

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { mapLimit } from '../../src/net/pool.js';
 import { DEFAULT_CONCURRENCY } from '../../src/config/env.js';
+import { gestaltConcurrency } from '../../src/gestalt/types.js';
 import { startGatewayFake } from '../support/gateway-fake.js';
 import { startMetaEmulator } from '../support/meta-emulator.js';
 import { jobEnv } from '../support/run-cli.js';
@@ -47,17 +48,17 @@ export interface DeployBench {
 }
 
 /**
- * What no runner can beat at concurrency c, doing this job: Node's start-up (a hello-world bundle); the
+ * What no runner can beat at its concurrency (c for S3, the Gestalt cap for Gestalt), doing this job: Node's start-up (a hello-world bundle); the
  * preflight (the Gestalt lookups, or one S3 read when longer); then the packages and the Gestalt writes,
  * whichever takes longer: all n packages' HEAD+PUT as fast as the store takes them at c in flight, plus the
- * last function's Gestalt calls, or the first package, then the Gestalt writes in waves of c; then the
+ * last function's Gestalt calls, or the first package, then the Gestalt writes in waves of the Gestalt cap; then the
  * record's last write and the history entry (one S3 write each). Hashing 2 KiB packages and reading static
  * credentials cost next to nothing.
  */
-export function deployBound(p: { helloMs: number; s3OpMs: number; s3PairMs: number; uploadFloorMs: number; functions: number; concurrency: number; callsPerFunction: number; latencyMs: number; lookupDepth: number }): number {
+export function deployBound(p: { helloMs: number; s3OpMs: number; s3PairMs: number; uploadFloorMs: number; functions: number; gestaltConcurrency: number; callsPerFunction: number; latencyMs: number; lookupDepth: number }): number {
   const preflight = Math.max(p.lookupDepth * p.latencyMs, p.s3OpMs);
   const gestaltCalls = p.callsPerFunction * p.latencyMs;
-  const waves = Math.ceil(p.functions / p.concurrency) * gestaltCalls;
+  const waves = Math.ceil(p.functions / p.gestaltConcurrency) * gestaltCalls;
   return p.helloMs + preflight + Math.max(p.uploadFloorMs + gestaltCalls, p.s3PairMs + waves) + 2 * p.s3OpMs;
 }
 
@@ -141,7 +142,7 @@ export async function measureDeploys(script: string, helloMs: number): Promise<D
         for (const c of SWEEP) sweep[c] = median([await deployOnce(mode, n, c), await deployOnce(mode, n, c)].map((r) => r.ms));
         const callsPerFunction = mid.calls / n;
         const uploadFloorMs = floors.get(n) ?? 0;
-        const boundMs = deployBound({ helloMs, s3OpMs, s3PairMs, uploadFloorMs, functions: n, concurrency: DEFAULT_CONCURRENCY, callsPerFunction, latencyMs, lookupDepth: mode === 'meta' ? META_LOOKUP_DEPTH : 0 });
+        const boundMs = deployBound({ helloMs, s3OpMs, s3PairMs, uploadFloorMs, functions: n, gestaltConcurrency: gestaltConcurrency(DEFAULT_CONCURRENCY), callsPerFunction, latencyMs, lookupDepth: mode === 'meta' ? META_LOOKUP_DEPTH : 0 });
         scenarios.push({ name: `${mode} ${n}`, functions: n, latencyMs, ms: mid.ms, boundMs, callsPerFunction, uploadFloorMs, timingsMs: mid.json.timingsMs, phaseSumsMs: mid.json.phaseSumsMs ?? {}, sweep });
       }
     }

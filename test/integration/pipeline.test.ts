@@ -76,4 +76,21 @@ describe('pipelined deploy', () => {
     expect(slow?.timingsMs?.upload).toBeGreaterThan(Math.max(...lines.filter((f) => f !== slow).map((f) => f.timingsMs?.deploy ?? 0)));
     expect(report.timingsMs.total).toBeGreaterThanOrEqual(report.timingsMs.upload);
   });
+
+  it('keeps no more than 10 Gestalt writes in flight at GESTALT_CONCURRENCY=16 (the size of Meta\'s database pool)', { timeout: 60_000 }, async () => {
+    const bucket = await freshBucket(stack);
+    const names = Array.from({ length: 14 }, (_, i) => `fn${String(i).padStart(2, '0')}.zip`);
+    const dir = await projectWithPackages(names);
+    const capped = await startGatewayFake();
+    // Long enough that every upload is done while the first writes are still in flight.
+    capped.setDelay(500);
+    try {
+      const r = await runCli(['deploy'], { env: s3Env(stack, bucket, { CI_PROJECT_DIR: dir, CI_URL: capped.url, ...LAMBDA_VARS, GESTALT_CONCURRENCY: '16' }), cwd: dir });
+      expect(r.code, r.output).toBe(0);
+      expect(capped.requests.filter((q) => q.method === 'POST')).toHaveLength(14);
+      expect(capped.maxInFlight).toBe(10);
+    } finally {
+      await capped.close();
+    }
+  });
 });
