@@ -1,10 +1,9 @@
 import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { StorageSettings } from '../config/types.js';
 import { RemoteError } from '../errors.js';
-import { awsErrorName, awsStatus } from '../net/aws-errors.js';
 import { s3Uri } from '../storage/client.js';
 import { readDocument } from '../storage/documents.js';
-import { s3Failure } from '../storage/errors.js';
+import { isConflict, s3Failure } from '../storage/errors.js';
 import { InvalidRecord, parseRecord, type RecordExpectation } from './schema.js';
 import type { DeploymentRecord } from './types.js';
 
@@ -128,9 +127,3 @@ export class RecordStore {
  * key, NoSuchBucket for the bucket, both with status 404. A missing bucket is a failure: a mistyped
  * S3_BUCKET_NAME would otherwise make stop report "nothing to stop" and exit 0.
  */
-/** 412: the ETag no longer matches (or the object now exists); 409: S3's ConditionalRequestConflict. */
-export function isConflict(err: unknown): boolean {
-  const name = awsErrorName(err);
-  const status = awsStatus(err);
-  return status === 412 || name === 'PreconditionFailed' || name === 'ConditionalRequestConflict' || status === 409;
-}

@@ -11,7 +11,7 @@ import type { RecordVersion } from '../record/store.js';
 import { historyFunction, newEntry, reportedEntry } from '../history/entry.js';
 import type { HistoryCommand, HistoryEntry } from '../history/types.js';
 import type { FunctionReport, RunReport } from '../reports/types.js';
-import { packageKey } from '../storage/packages.js';
+import { CREATE_ONLY_MAX_BYTES, packageKey } from '../storage/packages.js';
 import { uploadProgress, uploadSummary } from '../storage/progress.js';
 import { cancelledExit, openDeployment, recordHeader, timed, type RunContext } from './context.js';
 import { removeRecorded } from './remove.js';
@@ -190,15 +190,20 @@ async function pipeline(ctx: RunContext, session: GestaltSession, live: Staged[]
 async function uploadOne(ctx: RunContext, s: Staged, inPlace: boolean): Promise<void> {
   const { packages, config, log } = ctx;
   const { fn, key } = s;
+  const started = performance.now();
+  const uploaded = () => {
+    s.upload = 'uploaded';
+    s.bytesUploaded = fn.size;
+    log.info(`  uploaded ${fn.relPath} (${uploadSummary(fn.size, performance.now() - started)}) → ${key}`);
+  };
   try {
-    const state = inPlace ? 'present' : await packages.state(key, fn);
-    cancellation.throwIfRequested();
-    if (state === 'absent') {
-      const started = performance.now();
+    // A small package this environment has not deployed before is most likely new: create it in one call.
+    const createFirst = !inPlace && s.previous?.packageKey !== key && fn.partSha256.length <= 1 && fn.size <= CREATE_ONLY_MAX_BYTES;
+    if (createFirst && (await packages.createIfAbsent(key, fn)) === 'uploaded') uploaded();
+    else if ((inPlace ? 'present' : await packages.state(key, fn)) === 'absent') {
+      cancellation.throwIfRequested();
       await packages.upload(key, fn, uploadProgress({ label: fn.relPath, total: fn.size, write: (line) => log.info(line) }));
-      s.upload = 'uploaded';
-      s.bytesUploaded = fn.size;
-      log.info(`  uploaded ${fn.relPath} (${uploadSummary(fn.size, performance.now() - started)}) → ${key}`);
+      uploaded();
     } else {
       if (config.storage.access === 'public') await packages.makePublic(key);
       log.info(`  ${inPlace ? 'recorded' : 'unchanged'} ${fn.relPath}: ${key} already present, not uploaded`);

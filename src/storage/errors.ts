@@ -70,3 +70,10 @@ export function isNotFound(err: unknown): boolean {
 export function s3Unreachable(code: string, endpoint?: string): string {
   return `S3${endpoint ? ` at ${endpoint}` : ''} could not be reached (${code}); check AWS_ENDPOINT_URL_S3 (unset it for AWS itself) or AWS_REGION, and that the runner can reach S3.`;
 }
+
+/** 412: the ETag no longer matches (or the object now exists); 409: S3's ConditionalRequestConflict. */
+export function isConflict(err: unknown): boolean {
+  const name = awsErrorName(err);
+  const status = awsStatus(err);
+  return status === 412 || name === 'PreconditionFailed' || name === 'ConditionalRequestConflict' || status === 409;
+}

@@ -19,11 +19,14 @@ import type { FileDigest } from '../artifacts/files.js';
 import type { AwsSettings, StorageSettings } from '../config/types.js';
 import { mapLimit } from '../net/pool.js';
 import { s3Uri } from './client.js';
-import { isNotFound, PackageChanged, s3Failure } from './errors.js';
+import { isConflict, isNotFound, PackageChanged, s3Failure } from './errors.js';
 import { ChunkPool, PieceBody } from './piece-body.js';
 
 /** Parts sent at once, each over its own connection; each holds a few chunk buffers, not a whole part. */
 const PARTS_IN_FLIGHT = 4;
+
+/** The largest package sent create-only without a HEAD first: sending 1 MiB in vain costs about one round trip. */
+export const CREATE_ONLY_MAX_BYTES = 1024 * 1024;
 
 /** Content-addressed: the same bytes always land on the same key, so nothing is uploaded twice. */
 export function packageKey(storage: StorageSettings, sha256: string, file: string): string {
@@ -116,6 +119,26 @@ export class PackageStore {
       const pieces = new PieceReader(file, pkg, key);
       if (pkg.partSha256.length <= 1) await this.putWhole(key, pkg, pieces);
       else await this.putParts(key, pkg, pieces, onProgress);
+    } finally {
+      await file.close();
+    }
+  }
+
+  /**
+   * A small package not known to be in S3: one create-only PUT (`If-None-Match: *`) instead of a HEAD and then
+   * a PUT. 'exists' when something is already under the key (S3 answers 412 and keeps it): the caller then
+   * checks its bytes as usual. A store that ignores the condition overwrites the object with the same bytes,
+   * since the key is their content address. Only for packages up to CREATE_ONLY_MAX_BYTES, so bytes sent in
+   * vain for a package that was there after all cost about one round trip.
+   */
+  async createIfAbsent(key: string, pkg: LocalPackage): Promise<'uploaded' | 'exists'> {
+    const file = await open(pkg.absPath);
+    try {
+      await this.s3.send(new PutObjectCommand({ ...this.objectParams(key, pkg), ...new PieceReader(file, pkg, key).body(0), ChecksumAlgorithm: 'SHA256', ChecksumSHA256: base64(pkg.sha256), IfNoneMatch: '*' }));
+      return 'uploaded';
+    } catch (err) {
+      if (isConflict(err)) return 'exists';
+      throw s3Failure('PutObject', s3Uri(this.storage.bucket, key), err);
     } finally {
       await file.close();
     }

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { IncomingMessage } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CREATE_ONLY_MAX_BYTES } from '../../src/storage/packages.js';
 import { startChecksumProxy, type ChecksumProxy, type ChecksumProxyOptions } from '../support/checksum-proxy.js';
 import { startGatewayFake, type GatewayFake } from '../support/gateway-fake.js';
 import { makeProject, runCli, type CliResult } from '../support/run-cli.js';
@@ -127,7 +128,9 @@ describe.runIf(chosenS3Kind() === 'moto')('checksummed uploads (moto behind a ve
   });
 
   it.each([
-    ['before a single PUT', 4096, 'HEAD', 0],
+    // Above CREATE_ONLY_MAX_BYTES, so a HEAD comes first (a smaller new package is sent create-only at once, and
+    // the piece check is the same: test/unit/piece-body.test.ts).
+    ['before a single PUT', CREATE_ONLY_MAX_BYTES + 4096, 'HEAD', 0],
     ['before a multipart upload', 2 * PART + 999, 'HEAD', PART + 1],
     // The last part is read only once a worker's part got its answer, and any answer comes after the rewrite.
     ['during a multipart upload, once parts are being sent', 4 * PART + 1, 'UploadPart', 4 * PART],

@@ -93,4 +93,29 @@ describe('pipelined deploy', () => {
       await capped.close();
     }
   });
+
+  it('creates a small new package with one create-only PUT; one that is there already is checked by HEAD and not sent again', { timeout: 60_000 }, async () => {
+    const bucket = await freshBucket(stack);
+    const dir = await projectWithPackages(['a.zip', 'b.zip']);
+    const packageCalls = (from: number) => stack.proxy.requests.slice(from).filter((q) => q.path.includes('/packages/')).map((q) => `${q.method} ${q.path.split('/').pop()} ${q.status}${q.ifNoneMatch ? ` if-none-match ${q.ifNoneMatch}` : ''}`).sort();
+    const env = (environment: string) => s3Env(stack, bucket, { CI_PROJECT_DIR: dir, CI_URL: gw.url, ...LAMBDA_VARS, CI_ENVIRONMENT_NAME: environment });
+
+    let from = stack.proxy.requests.length;
+    const first = await runCli(['deploy'], { env: env('review/one'), cwd: dir });
+    expect(first.code, first.output).toBe(0);
+    expect(packageCalls(from)).toEqual(['PUT a.zip 200 if-none-match *', 'PUT b.zip 200 if-none-match *']);
+
+    // Another environment, same packages: S3 keeps what it has (412), their bytes are proven by HEAD, nothing is stored twice.
+    from = stack.proxy.requests.length;
+    const second = await runCli(['deploy'], { env: env('review/two'), cwd: dir });
+    expect(second.code, second.output).toBe(0);
+    expect(packageCalls(from)).toEqual(['HEAD a.zip 200', 'HEAD b.zip 200', 'PUT a.zip 412 if-none-match *', 'PUT b.zip 412 if-none-match *']);
+    expect(second.files.json.functions.map((f: { upload: string; bytesUploaded: number }) => [f.upload, f.bytesUploaded])).toEqual([['skipped', 0], ['skipped', 0]]);
+
+    // The same environment again: the record says the packages are there, so only a HEAD each.
+    from = stack.proxy.requests.length;
+    const again = await runCli(['deploy'], { env: env('review/two'), cwd: dir });
+    expect(again.code, again.output).toBe(0);
+    expect(packageCalls(from)).toEqual(['HEAD a.zip 200', 'HEAD b.zip 200']);
+  });
 });
