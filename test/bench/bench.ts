@@ -2,7 +2,8 @@
 // Prints a table, writes bench-results.json, and exits 1 when a budget is exceeded.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -13,8 +14,8 @@ import { startS3 } from '../support/s3-server.js';
 import { jobEnv, makeProject } from '../support/run-cli.js';
 import { DEFAULT_CONCURRENCY } from '../../src/config/env.js';
 import { packages, timedRun as runTimed } from './cli-runs.js';
-import { GATEWAY_LATENCY_MS, SWEEP, measureDeploys } from './deploys.js';
-import { ROUNDS, measureStartup } from './startup.js';
+import { DEPLOY_BASELINE_COMMIT, GATEWAY_LATENCY_MS, SWEEP, measureDeploys } from './deploys.js';
+import { ROUNDS, bundleAt, measureStartup } from './startup.js';
 import { measureUploads } from './uploads.js';
 
 const root = process.env.GESTALT_REPO_ROOT ?? process.cwd();
@@ -74,9 +75,16 @@ async function main(): Promise<void> {
   if (!st) return;
 
   // 7. First deploys against their computed bound (test/bench/deploys.ts), and the concurrency sweep.
-  const deploys = await measureDeploys(script, st.hello);
+  const beforeDir = await mkdtemp(join(tmpdir(), 'bench-before-'));
+  const before = await bundleAt(root, beforeDir, DEPLOY_BASELINE_COMMIT);
+  const deploys = await measureDeploys(script, st.hello, before);
+  await rm(beforeDir, { recursive: true, force: true });
   for (const d of deploys.scenarios) {
     record(`${d.name.replace(' ', ': ')} functions vs bound (${d.latencyMs} ms)`, d.ms, `${Math.round(d.ms)} ms vs bound ${Math.round(d.boundMs)} ms = ${r2(d.ms / d.boundMs)}x (${d.callsPerFunction} Gestalt calls per function, concurrency ${DEFAULT_CONCURRENCY}); wall per phase ${JSON.stringify(d.timingsMs)}; per-function sums ${JSON.stringify(d.phaseSumsMs)}`, '≤ 1.5x bound', d.ms <= d.boundMs * 1.5, { ms: d.ms, boundMs: d.boundMs, uploadFloorMs: d.uploadFloorMs });
+  }
+  for (const d of deploys.scenarios) {
+    if (d.beforeMs === undefined) record(`${d.name.replace(' ', ': ')} functions vs before the pipeline`, 0, `skipped: the bundle of ${DEPLOY_BASELINE_COMMIT} could not be built (no git history?)`, 'informational', true, {});
+    else record(`${d.name.replace(' ', ': ')} functions vs before the pipeline`, d.ms, `${Math.round(d.ms)} ms vs ${Math.round(d.beforeMs)} ms with ${DEPLOY_BASELINE_COMMIT} (uploads, then Gestalt writes, concurrency 8) = ${r2(d.ms / d.beforeMs)}x (medians of interleaved runs)`, 'informational', true, { ms: d.ms, beforeMs: d.beforeMs });
   }
   const sweep = deploys.scenarios.map((d) => `${d.name}: ${SWEEP.map((c) => `${c}→${Math.round(d.sweep[c] ?? 0)}`).join(' ')}`).join('; ');
   record('concurrency sweep: first deploys (ms at GESTALT_CONCURRENCY)', 0, `${sweep} (medians of 2; the default is ${DEFAULT_CONCURRENCY})`, 'informational', true, Object.fromEntries(deploys.scenarios.flatMap((d) => SWEEP.map((c) => [`${d.name.replace(' ', '')}c${c}`, d.sweep[c] ?? 0]))));

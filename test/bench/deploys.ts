@@ -23,6 +23,8 @@ const META_LOOKUP_DEPTH = 2;
 const SIZES = [20, 50];
 const RUNS = 3;
 export const SWEEP = [4, 8, 16, 32];
+/** main before the pipelined deploy: all uploads, then all Gestalt writes, at concurrency 8. */
+export const DEPLOY_BASELINE_COMMIT = '53b7168';
 
 export interface DeployScenario {
   name: string;
@@ -39,6 +41,8 @@ export interface DeployScenario {
   phaseSumsMs: Record<string, number>;
   /** Median wall time at each swept concurrency. */
   sweep: Record<number, number>;
+  /** Median wall time of the bundle from DEPLOY_BASELINE_COMMIT (deploy phases one after another), interleaved. */
+  beforeMs?: number;
 }
 
 export interface DeployBench {
@@ -72,7 +76,7 @@ async function uploadFloor(s3: { client: S3Client }, bucket: string, n: number, 
   return performance.now() - started;
 }
 
-export async function measureDeploys(script: string, helloMs: number): Promise<DeployBench> {
+export async function measureDeploys(script: string, helloMs: number, before?: string): Promise<DeployBench> {
   const s3 = await startS3();
   const meta = await startMetaEmulator({ apiKeys: { key: 'bench-secret' }, gatewayUrl: 'https://gw.bench.test' });
   const gw = await startGatewayFake();
@@ -103,7 +107,7 @@ export async function measureDeploys(script: string, helloMs: number): Promise<D
     }
 
     /** One first deploy on fresh packages; undefined concurrency is the product's default. */
-    const deployOnce = async (mode: 'gateway' | 'meta', n: number, concurrency?: number) => {
+    const deployOnce = async (mode: 'gateway' | 'meta', n: number, concurrency?: number, bundle = script) => {
       const bucket = `bench-d${buckets++}`;
       await s3.createBucket(bucket);
       const dir = await packages(n);
@@ -124,7 +128,7 @@ export async function measureDeploys(script: string, helloMs: number): Promise<D
       });
       meta.clearRequests();
       gw.requests.length = 0;
-      const run = await timedRun(script, ['deploy'], env, dir);
+      const run = await timedRun(bundle, ['deploy'], env, dir);
       const calls = mode === 'meta' ? meta.requests.filter((q) => q.method !== 'GET').length : gw.requests.filter((q) => q.method === 'POST').length;
       return { ms: run.ms, calls, json: run.r.files.json as { timingsMs: Record<string, number>; phaseSumsMs?: Record<string, number> } };
     };
@@ -136,14 +140,18 @@ export async function measureDeploys(script: string, helloMs: number): Promise<D
       gw.setDelay(mode === 'gateway' ? latencyMs : 0);
       for (const n of SIZES) {
         const runs = [];
-        for (let i = 0; i < RUNS; i++) runs.push(await deployOnce(mode, n));
+        const beforeRuns: number[] = [];
+        for (let i = 0; i < RUNS; i++) {
+          runs.push(await deployOnce(mode, n));
+          if (before) beforeRuns.push((await deployOnce(mode, n, undefined, before)).ms);
+        }
         const mid = [...runs].sort((a, b) => a.ms - b.ms)[runs.length >> 1] as (typeof runs)[number];
         const sweep: Record<number, number> = {};
         for (const c of SWEEP) sweep[c] = median([await deployOnce(mode, n, c), await deployOnce(mode, n, c)].map((r) => r.ms));
         const callsPerFunction = mid.calls / n;
         const uploadFloorMs = floors.get(n) ?? 0;
         const boundMs = deployBound({ helloMs, s3OpMs, s3PairMs, uploadFloorMs, functions: n, gestaltConcurrency: gestaltConcurrency(DEFAULT_CONCURRENCY), callsPerFunction, latencyMs, lookupDepth: mode === 'meta' ? META_LOOKUP_DEPTH : 0 });
-        scenarios.push({ name: `${mode} ${n}`, functions: n, latencyMs, ms: mid.ms, boundMs, callsPerFunction, uploadFloorMs, timingsMs: mid.json.timingsMs, phaseSumsMs: mid.json.phaseSumsMs ?? {}, sweep });
+        scenarios.push({ name: `${mode} ${n}`, functions: n, latencyMs, ms: mid.ms, boundMs, callsPerFunction, uploadFloorMs, timingsMs: mid.json.timingsMs, phaseSumsMs: mid.json.phaseSumsMs ?? {}, sweep, beforeMs: before ? median(beforeRuns) : undefined });
       }
     }
     meta.setLatency(0);

@@ -24,12 +24,12 @@ async function timeOnce(node: string, args: string[], env: NodeJS.ProcessEnv): P
   return performance.now() - started;
 }
 
-/** The bundle built from BASELINE_COMMIT's sources with this checkout's node_modules, or undefined without git history. */
-async function baselineBundle(root: string, dir: string): Promise<string | undefined> {
-  const tree = join(dir, 'baseline');
+/** The bundle built from `commit`'s sources with this checkout's node_modules, or undefined without git history. */
+export async function bundleAt(root: string, dir: string, commit: string): Promise<string | undefined> {
+  const tree = join(dir, `bundle-${commit}`);
   await mkdir(tree);
   try {
-    await run('bash', ['-c', `git -C "${root}" archive ${BASELINE_COMMIT} src scripts package.json tsconfig.json | tar -x -C "${tree}"`]);
+    await run('bash', ['-c', `git -C "${root}" archive ${commit} src scripts package.json tsconfig.json | tar -x -C "${tree}"`]);
     await symlink(join(root, 'node_modules'), join(tree, 'node_modules'));
     await run(process.execPath, ['scripts/build.mjs'], { cwd: tree });
     return join(tree, 'dist/gestalt-deploy.js');
@@ -105,7 +105,7 @@ export async function measureStartup(root: string, bundle: string): Promise<Star
     await writeFile(helloSrc, "process.stdout.write('0.0.0\\n');\n");
     const hello = join(dir, 'hello.mjs');
     await build({ entryPoints: [helloSrc], outfile: hello, bundle: true, platform: 'node', format: 'esm', minify: true, logLevel: 'warning' });
-    const baseline = await baselineBundle(root, dir);
+    const baseline = await bundleAt(root, dir, BASELINE_COMMIT);
     const env = { PATH: process.env.PATH };
 
     const nodeVersion = await imageNodeVersion(root);
