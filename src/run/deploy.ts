@@ -79,23 +79,27 @@ export async function converge(input: Convergence): Promise<ExitCode> {
   const journal = new RunJournal(ctx.records, recordHeader(config), version, (id) => session.mayExist(id));
   const removals: FunctionReport[] = [];
   const clock = new PhaseClock();
+  let begun: Promise<void> | undefined;
   try {
     for (const s of staged) if (s.claim.refused) s.error = `Refused to deploy '${s.fn.name}': ${s.claim.refused}.`;
     cancellation.throwIfRequested();
     const live = staged.filter((s) => !s.error);
     // Before anything is created: the record names every function this run may create, with its ids. Packages
     // are not Gestalt state, so they upload while it is written; no Gestalt write starts before it is in S3.
-    const begun = timed(timings, 'record', () => journal.begin(live.map((s) => entry(s, 'pending'))));
-    begun.catch(() => undefined); // awaited below, once the pipeline has stopped
+    const first = timed(timings, 'record', () => journal.begin(live.map((s) => entry(s, 'pending'))));
+    first.catch(() => undefined); // awaited below, once the pipeline has stopped
+    begun = first;
     const title = input.packagesInPlace ? `Deploy ${functions.length} function(s)` : `Upload to s3://${config.storage.bucket}/${config.storage.prefix}/packages/ and deploy ${functions.length} function(s)`;
-    await log.section('deploy', title, () => pipeline(ctx, session, live, { journal, begun, clock, inPlace: input.packagesInPlace === true }));
+    await log.section('deploy', title, () => pipeline(ctx, session, live, { journal, begun: first, clock, inPlace: input.packagesInPlace === true }));
     // The record's own failure is the run's failure (nothing reached Gestalt then).
-    await begun;
+    await first;
     if (input.removeOthers && previous && !staged.some((s) => s.error)) {
       const others = previous.functions.filter((f) => !functions.some((fn) => fn.name === f.name));
       if (others.length > 0) removals.push(...(await timed(timings, 'remove', () => log.section('remove', `Remove ${others.length} function(s) not in that deployment`, () => removeAll(ctx, session, previous, others, journal)))));
     }
   } finally {
+    // The first write settles before any other starts, however the pipeline ended.
+    await begun?.catch(() => undefined);
     // Functions that never reached Gestalt: what the record said before stays true.
     for (const s of staged) {
       if (s.touched || s.claim.refused) continue;

@@ -11,9 +11,9 @@ import { startMetaEmulator } from '../support/meta-emulator.js';
 import { startGatewayFake } from '../support/gateway-fake.js';
 import { startFaultServer } from '../support/fault-server.js';
 import { startS3 } from '../support/s3-server.js';
-import { jobEnv, makeProject } from '../support/run-cli.js';
+import { makeProject } from '../support/run-cli.js';
 import { DEFAULT_CONCURRENCY } from '../../src/config/env.js';
-import { packages, timedRun as runTimed } from './cli-runs.js';
+import { benchJobEnv, packages, timedRun as runTimed } from './cli-runs.js';
 import { DEPLOY_BASELINE_COMMIT, GATEWAY_LATENCY_MS, SWEEP, measureDeploys } from './deploys.js';
 import { ROUNDS, bundleAt, measureStartup } from './startup.js';
 import { measureUploads } from './uploads.js';
@@ -97,20 +97,7 @@ async function main(): Promise<void> {
     const envId = meta.seedEnvironment();
     meta.seedApi(envId, { name: 'dev1' });
     const providerId = meta.seedLambdaProvider();
-    const base = (bucket: string, dir: string) =>
-      jobEnv({
-        CI_PROJECT_DIR: dir,
-        S3_BUCKET_NAME: bucket,
-        AWS_ENDPOINT_URL_S3: s3.endpoint,
-        S3_FORCE_PATH_STYLE: 'true',
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'bench',
-        AWS_SECRET_ACCESS_KEY: 'bench-secret-key',
-        LAMBDA_ARTIFACTS: 'dist/*.zip',
-        LAMBDA_RUNTIME: 'nodejs',
-        LAMBDA_API: 'dev1',
-        LAMBDA_ENVIRONMENT_ID: envId,
-      });
+    const base = (bucket: string, dir: string) => benchJobEnv(s3.endpoint, bucket, dir, envId);
 
     // 1. Meta mode, first deploy of 20 functions with 50 ms per Meta request.
     await s3.createBucket('bench-meta');
@@ -155,7 +142,7 @@ async function main(): Promise<void> {
     const hugeDir = await packages(1);
     await s3.createBucket('bench-huge');
     const targets: [string, (url: string) => Record<string, string | undefined>, string][] = [
-      ['Gestalt Meta', (url) => ({ GESTALT_META_URL: url, GESTALT_ORG: 'root', GESTALT_LAMBDA_PROVIDER_ID: providerId, GF_API_KEY: 'key', GF_API_SECRET: 'bench-secret' }), 'application/json'],
+      ['Gestalt Meta', (url) => ({ GESTALT_META_URL: url, LAMBDA_HANDLER: 'index.js;handler', GESTALT_ORG: 'root', GESTALT_LAMBDA_PROVIDER_ID: providerId, GF_API_KEY: 'key', GF_API_SECRET: 'bench-secret' }), 'application/json'],
       ['gateway (CI_URL)', (url) => ({ CI_URL: url }), 'text/plain'],
       ['S3', (url) => ({ CI_URL: gw.url, AWS_ENDPOINT_URL_S3: url }), 'application/json'],
       ['STS', (url) => ({ CI_URL: gw.url, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/bench', GESTALT_ID_TOKEN: 'a.b.c', AWS_ENDPOINT_URL_STS: url }), 'text/xml'],
@@ -222,5 +209,9 @@ async function syncAndCurl(n: number, ciUrl: string, endpoint: string, s3: { cre
   return performance.now() - started;
 }
 
-await main();
-await report();
+try {
+  await main();
+} finally {
+  // A scenario that broke still leaves the rows measured before it.
+  await report();
+}

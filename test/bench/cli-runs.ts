@@ -1,7 +1,7 @@
 // Running the bundle for `npm run bench`: wall time and the peak resident memory of the runner process itself.
 import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { makeProject, runCli, type CliResult } from '../support/run-cli.js';
+import { jobEnv, makeProject, runCli, type CliResult } from '../support/run-cli.js';
 
 export interface TimedRun {
   r: CliResult;
@@ -40,4 +40,22 @@ export async function packages(n: number, size = 2048): Promise<string> {
   const files: Record<string, Buffer> = {};
   for (let i = 0; i < n; i++) files[`dist/fn${String(i).padStart(2, '0')}.zip`] = randomBytes(size);
   return makeProject(files);
+}
+
+/** The job variables every bench deploy shares: static keys, the S3 stand-in, all packages under dist/. */
+export function benchJobEnv(s3Endpoint: string, bucket: string, dir: string, environmentId: string, extra: Record<string, string | undefined> = {}): Record<string, string> {
+  return jobEnv({
+    CI_PROJECT_DIR: dir,
+    S3_BUCKET_NAME: bucket,
+    AWS_ENDPOINT_URL_S3: s3Endpoint,
+    S3_FORCE_PATH_STYLE: 'true',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'bench',
+    AWS_SECRET_ACCESS_KEY: 'bench-secret-key',
+    LAMBDA_ARTIFACTS: 'dist/*.zip',
+    LAMBDA_RUNTIME: 'nodejs',
+    LAMBDA_API: 'dev1',
+    LAMBDA_ENVIRONMENT_ID: environmentId,
+    ...extra,
+  });
 }

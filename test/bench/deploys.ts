@@ -8,9 +8,8 @@ import { DEFAULT_CONCURRENCY } from '../../src/config/env.js';
 import { gestaltConcurrency } from '../../src/gestalt/types.js';
 import { startGatewayFake } from '../support/gateway-fake.js';
 import { startMetaEmulator } from '../support/meta-emulator.js';
-import { jobEnv } from '../support/run-cli.js';
 import { startS3 } from '../support/s3-server.js';
-import { packages, timedRun } from './cli-runs.js';
+import { benchJobEnv, packages, timedRun } from './cli-runs.js';
 import { median } from './startup.js';
 
 export const GATEWAY_LATENCY_MS = 20;
@@ -111,18 +110,7 @@ export async function measureDeploys(script: string, helloMs: number, before?: s
       const bucket = `bench-d${buckets++}`;
       await s3.createBucket(bucket);
       const dir = await packages(n);
-      const env = jobEnv({
-        CI_PROJECT_DIR: dir,
-        S3_BUCKET_NAME: bucket,
-        AWS_ENDPOINT_URL_S3: s3.endpoint,
-        S3_FORCE_PATH_STYLE: 'true',
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'bench',
-        AWS_SECRET_ACCESS_KEY: 'bench-secret-key',
-        LAMBDA_ARTIFACTS: 'dist/*.zip',
-        LAMBDA_RUNTIME: 'nodejs',
-        LAMBDA_API: 'dev1',
-        LAMBDA_ENVIRONMENT_ID: envId,
+      const env = benchJobEnv(s3.endpoint, bucket, dir, envId, {
         GESTALT_CONCURRENCY: concurrency === undefined ? undefined : String(concurrency),
         ...(mode === 'meta' ? { GESTALT_META_URL: meta.url, LAMBDA_HANDLER: 'index.js;handler', GESTALT_ORG: 'root', GESTALT_LAMBDA_PROVIDER_ID: providerId, GF_API_KEY: 'key', GF_API_SECRET: 'bench-secret' } : { CI_URL: gw.url }),
       });
