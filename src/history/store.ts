@@ -15,6 +15,12 @@ export function historyKey(storage: StorageSettings, environment: string): strin
 
 const CONFLICT_ATTEMPTS = 8;
 
+/** A history as read, with the ETag an append must match (none when there is no history yet). */
+export interface HistoryVersion {
+  history: DeploymentHistory;
+  etag: string | undefined;
+}
+
 /** Next to the record: `<prefix>/deployments/<environment>.history.json`, written conditionally like the record. */
 export class HistoryStore {
   constructor(
@@ -33,12 +39,21 @@ export class HistoryStore {
   }
 
   /**
-   * Adds an entry numbered after the newest (numbers are never reused) and keeps the newest `limit`. Another
-   * job appending in between (412) makes it read again and renumber, so neither entry is lost.
+   * The history as it is now, read ahead (a deploy reads it while it uploads, so appending at the end needs no
+   * read); undefined when it cannot be read now, and then `append` reads it itself.
    */
-  async append(environment: string, entry: Omit<HistoryEntry, 'number'>): Promise<HistoryEntry> {
+  readAhead(environment: string): Promise<HistoryVersion | undefined> {
+    return this.readVersion(environment).catch(() => undefined);
+  }
+
+  /**
+   * Adds an entry numbered after the newest (numbers are never reused) and keeps the newest `limit`. Another
+   * job appending in between (412) makes it read again and renumber, so neither entry is lost; a version read
+   * ahead (`readAhead`) is such an "earlier read" too.
+   */
+  async append(environment: string, entry: Omit<HistoryEntry, 'number'>, ahead?: Promise<HistoryVersion | undefined>): Promise<HistoryEntry> {
     for (let attempt = 1; ; attempt++) {
-      const { history, etag } = await this.readVersion(environment);
+      const { history, etag } = (attempt === 1 ? await ahead : undefined) ?? (await this.readVersion(environment));
       const added: HistoryEntry = { number: (history.entries[0]?.number ?? 0) + 1, ...entry };
       const next: DeploymentHistory = { ...history, entries: [added, ...history.entries].slice(0, this.limit) };
       try {
@@ -68,7 +83,7 @@ export class HistoryStore {
     }
   }
 
-  private async readVersion(environment: string): Promise<{ history: DeploymentHistory; etag: string | undefined }> {
+  private async readVersion(environment: string): Promise<HistoryVersion> {
     const empty: DeploymentHistory = { schema: 1, environment, project: this.projectPath, entries: [] };
     const stored = await readDocument(this.s3, this.storage.bucket, historyKey(this.storage, environment));
     if (!stored) return { history: empty, etag: undefined };

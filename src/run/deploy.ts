@@ -10,6 +10,7 @@ import type { DeploymentRecord, RecordedFunction } from '../record/types.js';
 import type { RecordVersion } from '../record/store.js';
 import { historyFunction, newEntry, reportedEntry } from '../history/entry.js';
 import type { HistoryCommand, HistoryEntry } from '../history/types.js';
+import type { HistoryVersion } from '../history/store.js';
 import type { FunctionReport, RunReport } from '../reports/types.js';
 import { CREATE_ONLY_MAX_BYTES, packageKey } from '../storage/packages.js';
 import { uploadProgress, uploadSummary } from '../storage/progress.js';
@@ -79,6 +80,8 @@ export async function converge(input: Convergence): Promise<ExitCode> {
   const journal = new RunJournal(ctx.records, recordHeader(config), version, (id) => session.mayExist(id));
   const removals: FunctionReport[] = [];
   const clock = new PhaseClock();
+  // Read while the packages upload: the entry appended at the end then costs one write.
+  const historyAhead = ctx.history.readAhead(config.job.environment);
   let begun: Promise<void> | undefined;
   try {
     for (const s of staged) if (s.claim.refused) s.error = `Refused to deploy '${s.fn.name}': ${s.claim.refused}.`;
@@ -123,13 +126,13 @@ export async function converge(input: Convergence): Promise<ExitCode> {
   }
   if (cancellation.signal) return cancelledExit(report, log);
   if (report.functions.some((f) => f.error) || report.recordWritten === false) return EXIT.remote;
-  return addHistory(ctx, report, newEntry(config, input.command, staged.map((s) => historyFunction(s.fn, s.key)), input.from));
+  return addHistory(ctx, report, newEntry(config, input.command, staged.map((s) => historyFunction(s.fn, s.key)), input.from), historyAhead);
 }
 
 /** Only a deployment that fully succeeded becomes a history entry: rollback must never land on a half-done one. */
-async function addHistory(ctx: RunContext, report: RunReport, e: Omit<HistoryEntry, 'number'>): Promise<ExitCode> {
+async function addHistory(ctx: RunContext, report: RunReport, e: Omit<HistoryEntry, 'number'>, ahead: Promise<HistoryVersion | undefined>): Promise<ExitCode> {
   try {
-    const added = await timed(report.timingsMs, 'history', () => ctx.history.append(ctx.config.job.environment, e));
+    const added = await timed(report.timingsMs, 'history', () => ctx.history.append(ctx.config.job.environment, e, ahead));
     report.history = [reportedEntry(added)];
     ctx.log.info(`History: entry #${added.number} (${added.command}) in ${ctx.history.uri(ctx.config.job.environment)}`);
     return EXIT.ok;
