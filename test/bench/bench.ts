@@ -86,6 +86,9 @@ async function main(): Promise<void> {
     if (d.beforeMs === undefined) record(`${d.name.replace(' ', ': ')} functions vs before the pipeline`, 0, `skipped: the bundle of ${DEPLOY_BASELINE_COMMIT} could not be built (no git history?)`, 'informational', true, {});
     else record(`${d.name.replace(' ', ': ')} functions vs before the pipeline`, d.ms, `${Math.round(d.ms)} ms vs ${Math.round(d.beforeMs)} ms with ${DEPLOY_BASELINE_COMMIT} (uploads, then Gestalt writes, concurrency 8) = ${r2(d.ms / d.beforeMs)}x (medians of interleaved runs)`, 'informational', true, { ms: d.ms, beforeMs: d.beforeMs });
   }
+  for (const d of deploys.scenarios.filter((x) => x.name.startsWith('gateway'))) {
+    record(`S3 part alone, ${d.functions} packages, from a fresh process (same SDK)`, d.sdkFloorMs, `${Math.round(d.sdkFloorMs)} ms spawn to exit for just the ${d.functions} HEAD+PUT through the product's S3 client (vs ${Math.round(d.uploadFloorMs)} ms from a warm client, which the bound uses); the whole gateway deploy took ${Math.round(d.ms)} ms = ${r2(d.ms / d.sdkFloorMs)}x of it`, 'informational', true, { sdkFloorMs: d.sdkFloorMs, uploadFloorMs: d.uploadFloorMs });
+  }
   const sweep = deploys.scenarios.map((d) => `${d.name}: ${SWEEP.map((c) => `${c}→${Math.round(d.sweep[c] ?? 0)}`).join(' ')}`).join('; ');
   record('concurrency sweep: first deploys (ms at GESTALT_CONCURRENCY)', 0, `${sweep} (medians of 2; the default is ${DEFAULT_CONCURRENCY})`, 'informational', true, Object.fromEntries(deploys.scenarios.flatMap((d) => SWEEP.map((c) => [`${d.name.replace(' ', '')}c${c}`, d.sweep[c] ?? 0]))));
   if (only === 'deploy') return;

@@ -1,7 +1,11 @@
 // First deploys of 20 and 50 functions against their computed lower bound, for `npm run bench`, plus a sweep of
 // GESTALT_CONCURRENCY that the default is chosen from. Each scenario runs on fresh packages in a fresh bucket,
 // so every package uploads and every function is created.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { mapLimit } from '../../src/net/pool.js';
 import { DEFAULT_CONCURRENCY } from '../../src/config/env.js';
@@ -12,6 +16,7 @@ import { startS3 } from '../support/s3-server.js';
 import { benchJobEnv, packages, timedRun } from './cli-runs.js';
 import { median } from './startup.js';
 
+const run = promisify(execFile);
 export const GATEWAY_LATENCY_MS = 20;
 export const META_LATENCY_MS = 50;
 /**
@@ -36,6 +41,8 @@ export interface DeployScenario {
   callsPerFunction: number;
   /** n packages' HEAD+PUT at the runner's concurrency, straight from this process: what the store itself takes. */
   uploadFloorMs: number;
+  /** The same calls from a fresh process with the product's S3 client, spawn to exit (test/bench/sdk-floor.ts). */
+  sdkFloorMs: number;
   timingsMs: Record<string, number>;
   phaseSumsMs: Record<string, number>;
   /** Median wall time at each swept concurrency. */
@@ -98,6 +105,20 @@ export async function measureDeploys(script: string, helloMs: number, before?: s
     }
     const s3OpMs = median(ops);
     const s3PairMs = median(pairs);
+    // Built under node_modules/.cache so its bare imports (the SDK) resolve to the repository's node_modules.
+    const root = dirname(dirname(script));
+    const sdkFloorScript = join(root, 'node_modules/.cache/gestalt-deploy/sdk-floor.mjs');
+    await build({ entryPoints: [join(root, 'test/bench/sdk-floor.ts')], outfile: sdkFloorScript, bundle: true, platform: 'node', format: 'esm', target: 'node20', minify: true, mainFields: ['module', 'main'], banner: { js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);" }, logLevel: 'warning' });
+    const sdkFloors = new Map<number, number>();
+    for (const n of SIZES) {
+      const rounds: number[] = [];
+      for (let round = 0; round < 3; round++) {
+        const started = performance.now();
+        await run(process.execPath, [sdkFloorScript, s3.endpoint, 'bench-floor', `sdk/${n}/${round}`, String(n), String(DEFAULT_CONCURRENCY)]);
+        rounds.push(performance.now() - started);
+      }
+      sdkFloors.set(n, median(rounds));
+    }
     const floors = new Map<number, number>();
     for (const n of SIZES) {
       const rounds: number[] = [];
@@ -139,7 +160,7 @@ export async function measureDeploys(script: string, helloMs: number, before?: s
         const callsPerFunction = mid.calls / n;
         const uploadFloorMs = floors.get(n) ?? 0;
         const boundMs = deployBound({ helloMs, s3OpMs, s3PairMs, uploadFloorMs, functions: n, gestaltConcurrency: gestaltConcurrency(DEFAULT_CONCURRENCY), callsPerFunction, latencyMs, lookupDepth: mode === 'meta' ? META_LOOKUP_DEPTH : 0 });
-        scenarios.push({ name: `${mode} ${n}`, functions: n, latencyMs, ms: mid.ms, boundMs, callsPerFunction, uploadFloorMs, timingsMs: mid.json.timingsMs, phaseSumsMs: mid.json.phaseSumsMs ?? {}, sweep, beforeMs: before ? median(beforeRuns) : undefined });
+        scenarios.push({ name: `${mode} ${n}`, functions: n, latencyMs, ms: mid.ms, boundMs, callsPerFunction, uploadFloorMs, sdkFloorMs: sdkFloors.get(n) ?? 0, timingsMs: mid.json.timingsMs, phaseSumsMs: mid.json.phaseSumsMs ?? {}, sweep, beforeMs: before ? median(beforeRuns) : undefined });
       }
     }
     meta.setLatency(0);
