@@ -26,6 +26,8 @@ export class RunJournal {
   private writing: Promise<void> | undefined;
   private dirty = false;
   private lastError: unknown;
+  /** A write of this run succeeded (begin, or a settle's). */
+  private written = false;
   /** The record as this run last wrote or read it, with its ETag: the next write starts from it, not a read. */
   private known: RecordVersion | undefined;
   /** Whether the environment has a record in S3 as far as this run knows (its last successful write, or the start). */
@@ -64,10 +66,14 @@ export class RunJournal {
   /** Waits for the record to hold every settled entry; throws the last write's failure, if any. */
   async end(): Promise<void> {
     for (let round = 1; ; round++) {
-      this.dirty = true;
-      this.writing ??= this.flush();
       await this.writing;
-      if (this.lastError) throw this.lastError;
+      // The last write holds every entry when nothing changed since it began and it succeeded: no write again.
+      if (round > 1 || this.dirty || this.lastError !== undefined || !this.written) {
+        this.dirty = true;
+        this.writing ??= this.flush();
+        await this.writing;
+        if (this.lastError) throw this.lastError;
+      }
       // Read back: a store that does not honour conditional writes atomically (some S3-compatible ones) can
       // let another job's write replace ours. Re-apply a few times; S3 itself never needs a second round.
       if (round >= VERIFY_ROUNDS) return;
@@ -120,6 +126,7 @@ export class RunJournal {
       const written = await this.store.write(this.header.environment, (current) => this.apply(current), this.known);
       this.known = 'unknown' in written ? undefined : written;
       this.exists = written.record !== undefined;
+      this.written = true;
     } catch (err) {
       // Whatever is in S3 now is unknown: the next write reads it first.
       this.known = undefined;

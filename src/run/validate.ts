@@ -37,7 +37,16 @@ export async function validate(command: Command, env: Record<string, string | un
 }
 
 /** The functions file and LAMBDA_ARTIFACTS matched in the project dir, with the rules that need the matched packages. */
-export async function resolveLocal(config: Config, env: Record<string, string | undefined>): Promise<Omit<Validation, 'config'>> {
+export function resolveLocal(config: Config, env: Record<string, string | undefined>): Promise<Omit<Validation, 'config'>> {
+  // Validation and the command both ask, for the same configuration: the project dir is walked once per run.
+  let local = matched.get(config);
+  if (!local) matched.set(config, (local = matchLocal(config, env)));
+  return local;
+}
+
+const matched = new WeakMap<Config, Promise<Omit<Validation, 'config'>>>();
+
+async function matchLocal(config: Config, env: Record<string, string | undefined>): Promise<Omit<Validation, 'config'>> {
   // No project dir is already a CI_PROJECT_DIR problem; there is nothing to match in it.
   if (!existsSync(config.job.projectDir)) return { functions: [], problems: [], warnings: [] };
   const { sources, problems } = await functionSources(config, env);

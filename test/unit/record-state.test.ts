@@ -94,6 +94,30 @@ describe('RunJournal', () => {
     expect(mem.get()?.functions.map((f) => [f.name, f.state])).toEqual([['a', 'deployed']]);
   });
 
+  it('ends without another write when the last settle already wrote every entry; one settled during a write is written right after it', async () => {
+    const mem = memoryStore();
+    let writes = 0;
+    const store = mem.store as unknown as { write: (e: string, c: (r: DeploymentRecord | undefined) => DeploymentRecord | undefined) => Promise<unknown> };
+    const write = store.write.bind(store);
+    store.write = async (e, c) => (writes++, write(e, c));
+    const j = new RunJournal(mem.store, header, { record: undefined, etag: undefined }, () => false);
+    await j.begin([fn('a', ID_A, 'pending'), fn('b', ID_B, 'pending')]);
+    j.settle(fn('a', ID_A, 'deployed'));
+    j.settle(fn('b', ID_B, 'deployed')); // while a's write is in flight: written right after it
+    await j.end();
+    expect(writes).toBe(3);
+    expect(mem.get()?.functions.map((f) => [f.name, f.state])).toEqual([['a', 'deployed'], ['b', 'deployed']]);
+    // A second run: its settle writes the failed state itself, and end adds no write.
+    const k = new RunJournal(mem.store, header, { record: mem.get(), etag: '"x"' }, () => true);
+    await k.begin([fn('a', ID_A, 'pending')]);
+    const before = writes;
+    k.settle(fn('a', ID_A, 'failed'));
+    await k.end();
+    // The settle's own write; end finds it holds everything.
+    expect(writes - before).toBe(1);
+    expect(mem.get()?.functions.map((f) => [f.name, f.state])).toEqual([['a', 'failed'], ['b', 'deployed']]);
+  });
+
   it("keeps another job's entries, including a duplicate of a name this run deploys", async () => {
     const mem = memoryStore(base([fn('old', ID_C)]));
     const j = new RunJournal(mem.store, header, { record: mem.get(), etag: '"1"' }, () => true);
@@ -149,20 +173,17 @@ describe('RunJournal.end reads back', () => {
   it('re-applies its entries when another writer replaced them (a store without atomic conditional writes)', async () => {
     const mem = memoryStore();
     const j = new RunJournal(mem.store, header, { record: undefined, etag: undefined }, () => true);
-    await j.begin([fn('a', ID_A, 'pending')]);
-    j.settle(fn('a', ID_A, 'deployed'));
-    let lost = false;
+    let writes = 0;
     const store = mem.store as unknown as { write: (e: string, c: (r: DeploymentRecord | undefined) => DeploymentRecord | undefined) => Promise<{ record: DeploymentRecord | undefined }> };
     const write = store.write.bind(store);
     store.write = async (e, c) => {
       const out = await write(e, c);
-      // The first final write is clobbered by a stale writer that knew nothing of this run.
-      if (!lost) {
-        lost = true;
-        mem.set(base([fn('b', ID_B)]));
-      }
+      // The settle's write (the run's last) is clobbered by a stale writer that knew nothing of this run.
+      if (++writes === 2) mem.set(base([fn('b', ID_B)]));
       return out;
     };
+    await j.begin([fn('a', ID_A, 'pending')]);
+    j.settle(fn('a', ID_A, 'deployed'));
     await j.end();
     expect(mem.get()?.functions.map((f) => [f.id, f.state]).sort()).toEqual([[ID_A, 'deployed'], [ID_B, 'deployed']]);
   });
