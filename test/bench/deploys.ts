@@ -131,7 +131,11 @@ export async function measureDeploys(script: string, helloMs: number, before?: s
       const bucket = `bench-d${buckets++}`;
       await s3.createBucket(bucket);
       const dir = await packages(n);
-      const env = benchJobEnv(s3.endpoint, bucket, dir, envId, {
+      // A Gestalt environment of its own, so every run creates its lambdas and endpoints (the same names in a
+      // shared one would make later runs updates, with fewer writes).
+      const runEnvId = mode === 'meta' ? meta.seedEnvironment() : envId;
+      if (mode === 'meta') meta.seedApi(runEnvId, { name: 'dev1' });
+      const env = benchJobEnv(s3.endpoint, bucket, dir, runEnvId, {
         GESTALT_CONCURRENCY: concurrency === undefined ? undefined : String(concurrency),
         ...(mode === 'meta' ? { GESTALT_META_URL: meta.url, LAMBDA_HANDLER: 'index.js;handler', GESTALT_ORG: 'root', GESTALT_LAMBDA_PROVIDER_ID: providerId, GF_API_KEY: 'key', GF_API_SECRET: 'bench-secret' } : { CI_URL: gw.url }),
       });
