@@ -29,10 +29,15 @@ export interface RunContext {
   target: GestaltTarget;
 }
 
-export async function openContext(config: Config, log: Logger, timings: Record<string, number>): Promise<RunContext> {
+/** The run's Gestalt target: its calls need no AWS credentials, so a caller may start them before those are resolved. */
+export function gestaltTarget(config: Config, log: Logger): GestaltTarget {
+  const http = createHttpClient({ timeoutMs: config.http.timeoutMs, retry: config.http.retry, log });
+  return createTarget(config.target, config.job, config.http.retry, http, log);
+}
+
+export async function openContext(config: Config, log: Logger, timings: Record<string, number>, target = gestaltTarget(config, log)): Promise<RunContext> {
   const identity = await timed(timings, 'credentials', () => log.section('credentials', 'AWS credentials', () => resolveCredentials(config.aws, config.http, log)));
   const s3 = createS3Client(config.aws, config.storage, identity, config.http);
-  const http = createHttpClient({ timeoutMs: config.http.timeoutMs, retry: config.http.retry, log });
   return {
     config,
     log,
@@ -41,7 +46,7 @@ export async function openContext(config: Config, log: Logger, timings: Record<s
     packages: new PackageStore(s3, config.storage, config.aws),
     records: new RecordStore(s3, config.storage, { environment: config.job.environment, projectPath: config.job.projectPath, mode: config.target.mode }),
     history: new HistoryStore(s3, config.storage, config.job.projectPath, config.lifecycle.historyLimit),
-    target: createTarget(config.target, config.job, config.http.retry, http, log),
+    target,
   };
 }
 
@@ -64,11 +69,15 @@ export async function openDeployment(config: Config, env: Record<string, string 
   const specs = await resolveSpecs(config, env);
   const hashing = timed(timings, 'artifacts', () => hashSpecs(config, specs));
   hashing.catch(() => undefined); // awaited below; a failure elsewhere first is the one reported
-  const ctx = await openContext(config, log, timings);
+  // Gestalt's lookups need no AWS credentials: they run while the credentials are resolved (STS is a round trip).
   const placement: Placement = { api: config.api as string, environmentId: config.environmentId as string };
+  const target = gestaltTarget(config, log);
+  const opening = target.open(placement, purpose);
+  opening.catch(() => undefined); // settled inside the preflight, which reports its failure beside the others
+  const ctx = await openContext(config, log, timings, target);
   const { version, session } = await timed(timings, 'lookup', () =>
     log.section('lookup', `Preflight (read-only): s3://${config.storage.bucket}, ${ctx.target.label}`, async () => {
-      const opened = await preflight(ctx, placement, purpose, () => readRecord(ctx));
+      const opened = await preflight(ctx, opening, () => readRecord(ctx));
       // Before any write: what only Gestalt can tell about the functions' settings (meta: their secrets).
       await opened.session.preflight?.(specs);
       return opened;

@@ -2,7 +2,7 @@ import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { AwsSettings, StorageSettings } from '../config/types.js';
 import { missingCredentials } from '../credentials/missing.js';
 import { ConfigError, RemoteError, RemoteFailures, errorMessages } from '../errors.js';
-import type { GestaltSession, Placement } from '../gestalt/types.js';
+import type { GestaltSession } from '../gestalt/types.js';
 import { awsErrorName, awsStatus, networkCode } from '../net/aws-errors.js';
 import { DeadlineExceeded, ResponseTooLarge } from '../net/http.js';
 import type { RecordVersion } from '../record/store.js';
@@ -52,13 +52,13 @@ export function bucketFailure(err: unknown, storage: StorageSettings, aws: AwsSe
 }
 
 /**
- * deploy and plan: the bucket, the Gestalt lookups and the environment's record (validated against the job),
- * side by side. Every
- * independent cause is reported; a record read that fails because the bucket did is the same cause.
+ * deploy and plan: the bucket, the Gestalt lookups (started by the caller, before the credentials were resolved)
+ * and the environment's record (validated against the job), side by side. Every independent cause is reported;
+ * a record read that fails because the bucket did is the same cause.
  */
-export async function preflight(ctx: RunContext, placement: Placement, purpose: 'deploy' | 'plan', readRecord: () => Promise<RecordVersion>): Promise<{ session: GestaltSession; version: RecordVersion }> {
-  const { config, s3, target, log } = ctx;
-  const [bucket, session, version] = await Promise.allSettled([checkBucket(s3, config.storage, config.aws), target.open(placement, purpose), readRecord()]);
+export async function preflight(ctx: RunContext, opening: Promise<GestaltSession>, readRecord: () => Promise<RecordVersion>): Promise<{ session: GestaltSession; version: RecordVersion }> {
+  const { config, s3, log } = ctx;
+  const [bucket, session, version] = await Promise.allSettled([checkBucket(s3, config.storage, config.aws), opening, readRecord()]);
   const failures: unknown[] = [];
   if (bucket.status === 'rejected') failures.push(bucket.reason);
   if (session.status === 'rejected') failures.push(session.reason);

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startGatewayFake, type GatewayFake } from '../support/gateway-fake.js';
+import { startOidcSts } from '../support/oidc-sts.js';
 import type { MetaEmulator } from '../support/meta-emulator.js';
 import { assertNoSecrets, makeProject, runCli, type CliResult } from '../support/run-cli.js';
 import { GATEWAY, metaJobEnv, startMetaWorld } from './meta-setup.js';
@@ -71,14 +72,41 @@ describe('the preflight', () => {
     expect(errorLines(r)).toEqual([expect.stringMatching(new RegExp(`GESTALT_LAMBDA_PROVIDER_ID ${kong?.id} is a Kong provider .*, not a Lambda provider`))]);
   });
 
-  it('STS out of reach names AWS_ENDPOINT_URL_STS, and nothing is sent anywhere else', async () => {
+  it('STS out of reach names AWS_ENDPOINT_URL_STS; S3 sees nothing and Gestalt only the read-only lookups that ran meanwhile', async () => {
     const dir = await projectWithPackages(['one.zip']);
     const mark = stack.proxy.requests.length;
     const r = await run(['deploy'], metaEnv(dir, { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/deployer', GESTALT_ID_TOKEN: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.sig', AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:9', GESTALT_RETRY_ATTEMPTS: '1' }), dir);
     expect(r.code).toBe(1);
     expect(errorLines(r)).toEqual([expect.stringMatching(/STS at http:\/\/127\.0\.0\.1:9 could not be reached \(ECONNREFUSED\) after retries; check AWS_ENDPOINT_URL_STS/)]);
     expect(stack.proxy.requests.length).toBe(mark);
-    expect(meta.requests).toEqual([]);
+    // The lookups need no AWS credentials, so they ran while STS was tried; nothing was written.
+    expect(meta.requests.filter((q) => q.method !== 'GET')).toEqual([]);
+  });
+});
+
+describe('the lookups and the credentials', () => {
+  it('Gestalt lookups run while STS is still answering: they need no AWS credentials', { timeout: 60_000 }, async () => {
+    const role = 'arn:aws:iam::111111111111:role/gitlab-deployer';
+    const sts = await startOidcSts({ roles: [{ arn: role }] });
+    try {
+      (sts.roles[0] as { trust?: unknown }).trust = sts.trustPolicyFor('project_path:acme/lambdas:ref_type:branch:ref:main');
+      sts.answerDelayMs = 800;
+      const idToken = await sts.mintToken({ environment: 'review/main' });
+      const dir = await projectWithPackages(['one.zip']);
+      meta.clearRequests();
+      const r = await run(['deploy'], metaEnv(dir, { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_ROLE_ARN: role, GESTALT_ID_TOKEN: idToken, AWS_ENDPOINT_URL_STS: sts.stsUrl }), dir);
+      expect(r.code, r.output).toBe(0);
+      const assumed = sts.requests.find((q) => q.action === 'AssumeRoleWithWebIdentity');
+      const lookups = meta.requests.filter((q) => q.method === 'GET');
+      const writes = meta.requests.filter((q) => q.method !== 'GET');
+      expect(lookups.length).toBeGreaterThanOrEqual(4);
+      // All of them arrived while STS held its answer; the first write only after it.
+      for (const q of lookups.slice(0, 4)) expect(q.at).toBeLessThan((assumed?.at ?? 0) + sts.answerDelayMs);
+      expect(Math.min(...writes.map((q) => q.at))).toBeGreaterThanOrEqual((assumed?.at ?? Infinity) + sts.answerDelayMs);
+      assertNoSecrets([r.output, JSON.stringify(r.files.json ?? {})], [idToken, ...sts.issued.flatMap((c) => [c.secretAccessKey, c.sessionToken ?? ''])].filter(Boolean));
+    } finally {
+      await sts.close();
+    }
   });
 });
 

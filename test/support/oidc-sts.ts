@@ -73,6 +73,8 @@ export interface OidcSts {
   mintToken(overrides?: Partial<GitLabClaims>, opts?: MintOptions): Promise<string>;
   trustPolicyFor(subPattern: string, aud?: string): { Statement: TrustStatement[] };
   throttle(n: number): void;
+  /** Extension: every STS answer is held back this many milliseconds (a distant STS endpoint). */
+  answerDelayMs: number;
   failNext(n: number, code: FailCode, status?: number): void;
   setJwksReachable(ok: boolean): void;
   close(): Promise<void>;
@@ -366,6 +368,7 @@ export async function startOidcSts(opts: OidcStsOptions): Promise<OidcSts> {
     requests.push(log);
     try {
       const body = await readBody(req);
+      if (sts.answerDelayMs > 0) await new Promise((r) => setTimeout(r, sts.answerDelayMs));
       const query = (req.url ?? '/').includes('?') ? (req.url ?? '').slice((req.url ?? '').indexOf('?') + 1) : '';
       // AWS query protocol accepts parameters in the query string or a form body (the SDK uses the body).
       const p = new URLSearchParams(query);
@@ -434,7 +437,8 @@ export async function startOidcSts(opts: OidcStsOptions): Promise<OidcSts> {
     };
   }
 
-  return {
+  const sts: OidcSts = {
+    answerDelayMs: 0,
     issuer,
     stsUrl: `http://127.0.0.1:${stsPort}`,
     issuerHostPath: hostPath,
@@ -459,4 +463,5 @@ export async function startOidcSts(opts: OidcStsOptions): Promise<OidcSts> {
       await Promise.all([closeServer(stsServer), idp.close()]);
     },
   };
+  return sts;
 }
