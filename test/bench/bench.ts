@@ -89,6 +89,8 @@ async function main(): Promise<void> {
   for (const d of deploys.scenarios.filter((x) => x.name.startsWith('gateway'))) {
     record(`S3 part alone, ${d.functions} packages, from a fresh process (same SDK)`, d.sdkFloorMs, `${Math.round(d.sdkFloorMs)} ms spawn to exit for just the ${d.functions} HEAD+PUT through the product's S3 client (vs ${Math.round(d.uploadFloorMs)} ms from a warm client, which the bound uses); the whole gateway deploy took ${Math.round(d.ms)} ms = ${r2(d.ms / d.sdkFloorMs)}x of it`, 'informational', true, { sdkFloorMs: d.sdkFloorMs, uploadFloorMs: d.uploadFloorMs });
   }
+  const k = deploys.keyless;
+  record(`meta: ${k.functions} functions, keyless (STS answering in ${k.stsLatencyMs} ms)`, k.ms, k.beforeMs === undefined ? `${Math.round(k.ms)} ms` : `${Math.round(k.ms)} ms vs ${Math.round(k.beforeMs)} ms with ${DEPLOY_BASELINE_COMMIT} = ${r2(k.ms / k.beforeMs)}x: the Gestalt lookups overlap the token exchange`, 'informational', true, { ms: k.ms, beforeMs: k.beforeMs ?? 0 });
   const sweep = deploys.scenarios.map((d) => `${d.name}: ${SWEEP.map((c) => `${c}→${Math.round(d.sweep[c] ?? 0)}`).join(' ')}`).join('; ');
   record('concurrency sweep: first deploys (ms at GESTALT_CONCURRENCY)', 0, `${sweep} (medians of 2; the default is ${DEFAULT_CONCURRENCY})`, 'informational', true, Object.fromEntries(deploys.scenarios.flatMap((d) => SWEEP.map((c) => [`${d.name.replace(' ', '')}c${c}`, d.sweep[c] ?? 0]))));
   if (only === 'deploy') return;

@@ -12,6 +12,7 @@ import { DEFAULT_CONCURRENCY } from '../../src/config/env.js';
 import { gestaltConcurrency } from '../../src/gestalt/types.js';
 import { startGatewayFake } from '../support/gateway-fake.js';
 import { startMetaEmulator } from '../support/meta-emulator.js';
+import { startOidcSts } from '../support/oidc-sts.js';
 import { startS3 } from '../support/s3-server.js';
 import { benchJobEnv, packages, timedRun } from './cli-runs.js';
 import { median } from './startup.js';
@@ -24,6 +25,9 @@ export const META_LATENCY_MS = 50;
  * side by side, then the endpoints of the API found (their listing needs the API's id).
  */
 const META_LOOKUP_DEPTH = 2;
+/** STS AssumeRoleWithWebIdentity answers in about this long from a runner in the same region. */
+const STS_LATENCY_MS = 100;
+const BENCH_ROLE = 'arn:aws:iam::111111111111:role/gitlab-deployer';
 const SIZES = [20, 50];
 const RUNS = 3;
 export const SWEEP = [4, 8, 16, 32];
@@ -55,6 +59,8 @@ export interface DeployBench {
   s3OpMs: number;
   s3PairMs: number;
   scenarios: DeployScenario[];
+  /** Meta, 20 functions, credentials from an ID token at an STS answering after stsLatencyMs. */
+  keyless: { functions: number; stsLatencyMs: number; ms: number; beforeMs?: number };
 }
 
 /**
@@ -127,7 +133,7 @@ export async function measureDeploys(script: string, helloMs: number, before?: s
     }
 
     /** One first deploy on fresh packages; undefined concurrency is the product's default. */
-    const deployOnce = async (mode: 'gateway' | 'meta', n: number, concurrency?: number, bundle = script) => {
+    const deployOnce = async (mode: 'gateway' | 'meta', n: number, concurrency?: number, bundle = script, extra: Record<string, string | undefined> = {}) => {
       const bucket = `bench-d${buckets++}`;
       await s3.createBucket(bucket);
       const dir = await packages(n);
@@ -138,6 +144,7 @@ export async function measureDeploys(script: string, helloMs: number, before?: s
       const env = benchJobEnv(s3.endpoint, bucket, dir, runEnvId, {
         GESTALT_CONCURRENCY: concurrency === undefined ? undefined : String(concurrency),
         ...(mode === 'meta' ? { GESTALT_META_URL: meta.url, LAMBDA_HANDLER: 'index.js;handler', GESTALT_ORG: 'root', GESTALT_LAMBDA_PROVIDER_ID: providerId, GF_API_KEY: 'key', GF_API_SECRET: 'bench-secret' } : { CI_URL: gw.url }),
+        ...extra,
       });
       meta.clearRequests();
       gw.requests.length = 0;
@@ -167,9 +174,28 @@ export async function measureDeploys(script: string, helloMs: number, before?: s
         scenarios.push({ name: `${mode} ${n}`, functions: n, latencyMs, ms: mid.ms, boundMs, callsPerFunction, uploadFloorMs, sdkFloorMs: sdkFloors.get(n) ?? 0, timingsMs: mid.json.timingsMs, phaseSumsMs: mid.json.phaseSumsMs ?? {}, sweep, beforeMs: before ? median(beforeRuns) : undefined });
       }
     }
+    // Keyless, as in GitLab: the ID token exchanged at an STS that takes STS_LATENCY_MS to answer. The Gestalt
+    // lookups need no AWS credentials, so they overlap it; the bundle before did one after the other.
+    const sts = await startOidcSts({ roles: [{ arn: BENCH_ROLE }] });
+    let keyless: DeployBench['keyless'];
+    try {
+      (sts.roles[0] as { trust?: unknown }).trust = sts.trustPolicyFor('project_path:acme/lambdas:ref_type:branch:ref:main');
+      sts.answerDelayMs = STS_LATENCY_MS;
+      meta.setLatency(META_LATENCY_MS);
+      const web = async () => ({ AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_ROLE_ARN: BENCH_ROLE, GESTALT_ID_TOKEN: await sts.mintToken({ environment: 'review/main' }), AWS_ENDPOINT_URL_STS: sts.stsUrl });
+      const now: number[] = [];
+      const then: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        now.push((await deployOnce('meta', 20, undefined, script, await web())).ms);
+        if (before) then.push((await deployOnce('meta', 20, undefined, before, await web())).ms);
+      }
+      keyless = { functions: 20, stsLatencyMs: STS_LATENCY_MS, ms: median(now), beforeMs: before ? median(then) : undefined };
+    } finally {
+      await sts.close();
+    }
     meta.setLatency(0);
     gw.setDelay(0);
-    return { s3OpMs, s3PairMs, scenarios };
+    return { s3OpMs, s3PairMs, scenarios, keyless };
   } finally {
     await gw.close();
     await meta.close();
