@@ -2,7 +2,9 @@
 // and the credentials whose raw and encoded forms must never reach a collected line.
 import { expect } from 'vitest';
 import type { PackagedFunction } from '../../src/artifacts/functions.js';
-import type { JobContext } from '../../src/config/types.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { AwsSettings, JobContext, StorageSettings } from '../../src/config/types.js';
+import { createS3Client } from '../../src/storage/client.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { createHttpClient, type HttpClient } from '../../src/net/http.js';
 import type { RetryPolicy } from '../../src/net/retry.js';
@@ -124,4 +126,15 @@ export async function rejection(promise: Promise<unknown>): Promise<Error> {
   if (outcome.ok) expect.fail(`expected a rejection, got ${JSON.stringify(outcome.value)}`);
   expect(outcome.error).toBeInstanceOf(Error);
   return outcome.error as Error;
+}
+
+/** Storage settings for a wiring test's bucket (path style, as the S3 stand-ins need). */
+export function wiringStorage(bucket: string): StorageSettings {
+  return { bucket, prefix: 'acme/lambdas', forcePathStyle: true, access: 'private', presignSeconds: 3600 };
+}
+
+/** The run's own S3 client against a stand-in at `endpoint`, with static keys and a single try per call. */
+export function wiringS3Client(endpoint: string, region: string, secretAccessKey: string): S3Client {
+  const aws: AwsSettings = { region, s3Endpoint: endpoint, sessionName: 'wiring', durationSeconds: 900, roleChain: [] };
+  return createS3Client(aws, wiringStorage('unused'), { credentials: { accessKeyId: 'AKIDWIRINGTEST', secretAccessKey }, source: 'static' }, { timeoutMs: 30_000, retry: { attempts: 1, baseMs: 1, maxMs: 1 } });
 }

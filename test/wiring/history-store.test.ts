@@ -4,12 +4,11 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AwsSettings, StorageSettings } from '../../src/config/types.js';
 import { HistoryStore } from '../../src/history/store.js';
 import type { HistoryEntry } from '../../src/history/types.js';
-import { createS3Client } from '../../src/storage/client.js';
 import { startS3, type S3Server } from '../support/s3-server.js';
 import { startRecordingProxy, type RecordingProxy } from '../support/recording-proxy.js';
+import { wiringS3Client, wiringStorage } from './fixtures.js';
 
 const ENVIRONMENT = 'review/main';
 let s3: S3Server;
@@ -19,8 +18,7 @@ let client: S3Client;
 beforeAll(async () => {
   s3 = await startS3();
   proxy = await startRecordingProxy(s3.endpoint);
-  const aws: AwsSettings = { region: s3.region, s3Endpoint: proxy.url, sessionName: 'wiring', durationSeconds: 900, roleChain: [] };
-  client = createS3Client(aws, storage('unused'), { credentials: { accessKeyId: 'AKIDWIRINGTEST', secretAccessKey: 'wiring-secret-key' }, source: 'static' }, { timeoutMs: 30_000, retry: { attempts: 1, baseMs: 1, maxMs: 1 } });
+  client = wiringS3Client(proxy.url, s3.region, 'wiring-secret-key');
 });
 afterAll(async () => {
   client.destroy();
@@ -28,9 +26,7 @@ afterAll(async () => {
   await s3.close();
 });
 
-function storage(name: string): StorageSettings {
-  return { bucket: name, prefix: 'acme/lambdas', forcePathStyle: true, access: 'private', presignSeconds: 3600 };
-}
+const storage = wiringStorage;
 const entry = (sha: string): Omit<HistoryEntry, 'number'> => ({ command: 'deploy', at: new Date().toISOString(), sha, ref: 'main', pipelineId: '1', jobUrl: '', functions: [] });
 const historyCalls = (from: number) => proxy.requests.slice(from).filter((q) => q.path.endsWith('.history.json')).map((q) => `${q.method} ${q.status}`);
 

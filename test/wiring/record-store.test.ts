@@ -4,14 +4,12 @@
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { AwsSettings, StorageSettings } from '../../src/config/types.js';
 import { RemoteError } from '../../src/errors.js';
 import { recordKey, RecordStore } from '../../src/record/store.js';
 import type { DeploymentRecord } from '../../src/record/types.js';
-import { createS3Client } from '../../src/storage/client.js';
 import { assertNoSecrets } from '../support/run-cli.js';
 import { startS3, type S3Server } from '../support/s3-server.js';
-import { record, recorded, rejection } from './fixtures.js';
+import { record, recorded, rejection, wiringS3Client, wiringStorage } from './fixtures.js';
 
 const AWS_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzWIRINGKEY';
 const ENVIRONMENT = 'review/main';
@@ -21,8 +19,7 @@ let bucket: string;
 
 beforeAll(async () => {
   s3 = await startS3();
-  const aws: AwsSettings = { region: s3.region, s3Endpoint: s3.endpoint, sessionName: 'wiring', durationSeconds: 900, roleChain: [] };
-  client = createS3Client(aws, storage('unused'), { credentials: { accessKeyId: 'AKIDWIRINGTEST', secretAccessKey: AWS_SECRET }, source: 'static' }, { timeoutMs: 30_000, retry: { attempts: 1, baseMs: 1, maxMs: 1 } });
+  client = wiringS3Client(s3.endpoint, s3.region, AWS_SECRET);
 });
 afterAll(async () => {
   client.destroy();
@@ -33,9 +30,7 @@ beforeEach(async () => {
   await s3.createBucket(bucket);
 });
 
-function storage(name: string): StorageSettings {
-  return { bucket: name, prefix: 'acme/lambdas', forcePathStyle: true, access: 'private', presignSeconds: 3600 };
-}
+const storage = wiringStorage;
 const store = (name = bucket) => new RecordStore(client, storage(name), { environment: ENVIRONMENT, projectPath: 'acme/lambdas', mode: 'meta' });
 const KEY = 'acme/lambdas/deployments/review/main.json';
 const ENV_ID = 'e7b3ca8b-5b9a-4a51-8309-3ced4718e41f';
