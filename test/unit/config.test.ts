@@ -69,7 +69,7 @@ describe('valid configurations', () => {
   it('applies the documented defaults', () => {
     const c = loadConfig('deploy', META, dir);
     expect(c.defaults).toEqual({ runtime: 'nodejs', handler: undefined, memory: 512, cpus: 0.1, timeout: 30, methods: ['GET', 'POST'], public: true, env: {} });
-    expect(c.concurrency).toBe(16);
+    expect(c.concurrency).toBe(8);
     expect(c.nameTemplate).toBe('{project}/{ref}/{file}');
     expect(c.storage).toEqual({ bucket: 'acme-packages', prefix: 'acme/lambdas', forcePathStyle: false, access: 'private', presignSeconds: 604800 });
     expect(c.aws.sessionName).toBe('gitlab-42-1001-2002');
