@@ -46,7 +46,19 @@ export class RunJournal {
 
   async begin(pending: RecordedFunction[]): Promise<void> {
     for (const f of pending) this.put(f);
-    await this.write();
+    const first = this.write();
+    // The run's one write in flight: a settle, forget or end meanwhile waits for it, then writes what came in.
+    this.writing = first.then(
+      () => this.afterBegin(),
+      () => this.afterBegin(),
+    );
+    await first;
+  }
+
+  private afterBegin(): Promise<void> | undefined {
+    this.writing = undefined;
+    if (this.dirty) return (this.writing = this.flush());
+    return undefined;
   }
 
   settle(entry: RecordedFunction): void {

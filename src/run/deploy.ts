@@ -82,27 +82,23 @@ export async function converge(input: Convergence): Promise<ExitCode> {
   const clock = new PhaseClock();
   // Read while the packages upload: the entry appended at the end then costs one write.
   const historyAhead = ctx.history.readAhead(config.job.environment);
-  let begun: Promise<void> | undefined;
   try {
     for (const s of staged) if (s.claim.refused) s.error = `Refused to deploy '${s.fn.name}': ${s.claim.refused}.`;
     cancellation.throwIfRequested();
     const live = staged.filter((s) => !s.error);
     // Before anything is created: the record names every function this run may create, with its ids. Packages
     // are not Gestalt state, so they upload while it is written; no Gestalt write starts before it is in S3.
-    const first = timed(timings, 'record', () => journal.begin(live.map((s) => entry(s, 'pending'))));
-    first.catch(() => undefined); // awaited below, once the pipeline has stopped
-    begun = first;
+    const begun = timed(timings, 'record', () => journal.begin(live.map((s) => entry(s, 'pending'))));
+    begun.catch(() => undefined); // awaited below, once the pipeline has stopped
     const title = input.packagesInPlace ? `Deploy ${functions.length} function(s)` : `Upload to s3://${config.storage.bucket}/${config.storage.prefix}/packages/ and deploy ${functions.length} function(s)`;
-    await log.section('deploy', title, () => pipeline(ctx, session, live, { journal, begun: first, clock, inPlace: input.packagesInPlace === true }));
+    await log.section('deploy', title, () => pipeline(ctx, session, live, { journal, begun, clock, inPlace: input.packagesInPlace === true }));
     // The record's own failure is the run's failure (nothing reached Gestalt then).
-    await first;
+    await begun;
     if (input.removeOthers && previous && !staged.some((s) => s.error)) {
       const others = previous.functions.filter((f) => !functions.some((fn) => fn.name === f.name));
       if (others.length > 0) removals.push(...(await timed(timings, 'remove', () => log.section('remove', `Remove ${others.length} function(s) not in that deployment`, () => removeAll(ctx, session, previous, others, journal)))));
     }
   } finally {
-    // The first write settles before any other starts, however the pipeline ended.
-    await begun?.catch(() => undefined);
     // Functions that never reached Gestalt: what the record said before stays true.
     for (const s of staged) {
       if (s.touched || s.claim.refused) continue;
@@ -191,7 +187,7 @@ async function pipeline(ctx: RunContext, session: GestaltSession, live: Staged[]
       });
     }),
   );
-  }
+}
 
 /** The package in S3 (uploaded unless its bytes are there already) and the URL Gestalt fetches it from. */
 async function uploadOne(ctx: RunContext, s: Staged, inPlace: boolean): Promise<void> {

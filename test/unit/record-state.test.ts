@@ -118,6 +118,37 @@ describe('RunJournal', () => {
     expect(mem.get()?.functions.map((f) => [f.name, f.state])).toEqual([['a', 'failed'], ['b', 'deployed']]);
   });
 
+  it('keeps one write in flight from begin on: a forget during the first write waits for it, then is written', async () => {
+    const mem = memoryStore();
+    const store = mem.store as unknown as { write: (e: string, c: (r: DeploymentRecord | undefined) => DeploymentRecord | undefined) => Promise<unknown> };
+    const write = store.write.bind(store);
+    let inFlight = 0;
+    let most = 0;
+    let release!: () => void;
+    const firstHeld = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    store.write = async (e, c) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        if (++calls === 1) await firstHeld;
+        return await write(e, c);
+      } finally {
+        inFlight--;
+      }
+    };
+    const j = new RunJournal(mem.store, header, { record: undefined, etag: undefined }, () => false);
+    const begun = j.begin([fn('a', ID_A, 'pending'), fn('b', ID_B, 'pending')]);
+    j.forget(fn('b', ID_B, 'pending'));
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toBe(1);
+    release();
+    await begun;
+    await j.end();
+    expect(most).toBe(1);
+    expect(calls).toBe(2);
+    expect(mem.get()?.functions.map((f) => [f.name, f.state])).toEqual([['a', 'pending']]);
+  });
+
   it("keeps another job's entries, including a duplicate of a name this run deploys", async () => {
     const mem = memoryStore(base([fn('old', ID_C)]));
     const j = new RunJournal(mem.store, header, { record: mem.get(), etag: '"1"' }, () => true);
