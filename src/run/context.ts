@@ -13,7 +13,8 @@ import type { RecordHeader } from '../record/journal.js';
 import type { RecordVersion } from '../record/store.js';
 import { ConfigError, EXIT, type ExitCode } from '../errors.js';
 import { cancellation } from '../net/cancel.js';
-import { hashSpecs, logPackages, resolveSpecs } from './functions.js';
+import { logPackages, resolveSpecs } from './functions.js';
+import { hashFunctions } from '../artifacts/functions.js';
 import { HistoryStore } from '../history/store.js';
 import { preflight } from './preflight.js';
 
@@ -67,7 +68,7 @@ export async function timed<T>(timings: Record<string, number>, phase: string, b
 export async function openDeployment(config: Config, env: Record<string, string | undefined>, log: Logger, report: RunReport, purpose: 'deploy' | 'plan') {
   const timings = report.timingsMs;
   const specs = await resolveSpecs(config, env);
-  const hashing = timed(timings, 'artifacts', () => hashSpecs(config, specs));
+  const hashing = timed(timings, 'artifacts', () => hashFunctions(specs, config.concurrency));
   hashing.catch(() => undefined); // awaited below; a failure elsewhere first is the one reported
   // Gestalt's lookups need no AWS credentials: they run while the credentials are resolved (STS is a round trip).
   const placement: Placement = { api: config.api as string, environmentId: config.environmentId as string };

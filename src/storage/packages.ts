@@ -114,14 +114,10 @@ export class PackageStore {
    * a PUT (see piece-body.ts). `onProgress` hears the bytes stored so far after each part of a multipart upload.
    */
   async upload(key: string, pkg: LocalPackage, onProgress?: (loaded: number) => void): Promise<void> {
-    const file = await open(pkg.absPath);
-    try {
-      const pieces = new PieceReader(file, pkg, key);
-      if (pkg.partSha256.length <= 1) await this.putWhole(key, pkg, pieces);
+    await this.withPieces(key, pkg, async (pieces) => {
+      if (pkg.partSha256.length <= 1) await this.putWhole(key, pkg, pieces, false);
       else await this.putParts(key, pkg, pieces, onProgress);
-    } finally {
-      await file.close();
-    }
+    });
   }
 
   /**
@@ -131,14 +127,15 @@ export class PackageStore {
    * since the key is their content address. Only for packages up to CREATE_ONLY_MAX_BYTES, so bytes sent in
    * vain for a package that was there after all cost about one round trip.
    */
-  async createIfAbsent(key: string, pkg: LocalPackage): Promise<'uploaded' | 'exists'> {
+  createIfAbsent(key: string, pkg: LocalPackage): Promise<'uploaded' | 'exists'> {
+    return this.withPieces(key, pkg, (pieces) => this.putWhole(key, pkg, pieces, true));
+  }
+
+  /** The package's file open for the length of `body`, read as checked pieces. */
+  private async withPieces<T>(key: string, pkg: LocalPackage, body: (pieces: PieceReader) => Promise<T>): Promise<T> {
     const file = await open(pkg.absPath);
     try {
-      await this.s3.send(new PutObjectCommand({ ...this.objectParams(key, pkg), ...new PieceReader(file, pkg, key).body(0), ChecksumAlgorithm: 'SHA256', ChecksumSHA256: base64(pkg.sha256), IfNoneMatch: '*' }));
-      return 'uploaded';
-    } catch (err) {
-      if (isConflict(err)) return 'exists';
-      throw s3Failure('PutObject', s3Uri(this.storage.bucket, key), err);
+      return await body(new PieceReader(file, pkg, key));
     } finally {
       await file.close();
     }
@@ -154,10 +151,13 @@ export class PackageStore {
     };
   }
 
-  private async putWhole(key: string, pkg: LocalPackage, pieces: PieceReader): Promise<void> {
+  /** One PUT of the whole package; `createOnly`: only if nothing is under the key yet ('exists' when S3 says 412). */
+  private async putWhole(key: string, pkg: LocalPackage, pieces: PieceReader, createOnly: boolean): Promise<'uploaded' | 'exists'> {
     try {
-      await this.s3.send(new PutObjectCommand({ ...this.objectParams(key, pkg), ...pieces.body(0), ChecksumAlgorithm: 'SHA256', ChecksumSHA256: base64(pkg.sha256) }));
+      await this.s3.send(new PutObjectCommand({ ...this.objectParams(key, pkg), ...pieces.body(0), ChecksumAlgorithm: 'SHA256', ChecksumSHA256: base64(pkg.sha256), ...(createOnly ? { IfNoneMatch: '*' } : {}) }));
+      return 'uploaded';
     } catch (err) {
+      if (createOnly && isConflict(err)) return 'exists';
       throw s3Failure('PutObject', s3Uri(this.storage.bucket, key), err);
     }
   }
