@@ -1,49 +1,28 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { serveLoopback } from '../support/loopback.js';
-import type { MetaEmulator } from '../support/meta-emulator.js';
-import { metaJobEnv, startMetaWorld } from './meta-setup.js';
+import { useMetaWorld } from './meta-setup.js';
 import { runCli } from '../support/run-cli.js';
-import { projectWithPackages, startS3Stack, type S3Stack } from './setup.js';
+import { projectWithPackages } from './setup.js';
 
 // history, rollback and promote against the bundle, the Meta emulator and moto: everything after the
 // first deploys runs from an empty directory, as a job with GIT_STRATEGY: none would.
 
 const SHAS = ['1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', '2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', '3333333ccccccccccccccccccccccccccccccccc'];
-let stack: S3Stack;
-let meta: MetaEmulator;
-let envId: string;
-let providerId: string;
-let bucket: string;
-
-beforeAll(async () => {
-  stack = await startS3Stack();
-});
-afterAll(async () => {
-  await stack.close();
-});
-beforeEach(async () => {
-  ({ meta, envId, providerId, bucket } = await startMetaWorld(stack));
-});
-afterEach(async () => {
-  await meta.close();
-});
-
-function env(dir: string, extra: Record<string, string | undefined> = {}) {
-  return metaJobEnv(stack, { meta, envId, providerId, bucket }, dir, { LAMBDA_ARTIFACTS: 'dist/*.zip', ...extra });
-}
+const w = useMetaWorld();
+const env = w.env;
 
 /** An empty working directory: no checkout, no packages. */
 async function emptyDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'gestalt-empty-'));
 }
 
-const packageUrls = () => Object.fromEntries(meta.lambdas().map((l) => [l.name, String(l.properties.package_url).replace(/^.*\/packages\//, '')]));
-const uploads = (from: number) => stack.proxy.requests.slice(from).filter((r) => (r.method === 'PUT' || r.method === 'POST') && r.path.includes('/packages/'));
+const packageUrls = () => Object.fromEntries(w.meta.lambdas().map((l) => [l.name, String(l.properties.package_url).replace(/^.*\/packages\//, '')]));
+const uploads = (from: number) => w.stack.proxy.requests.slice(from).filter((r) => (r.method === 'PUT' || r.method === 'POST') && r.path.includes('/packages/'));
 
 async function readJson(dir: string, name: string) {
   return JSON.parse(await readFile(join(dir, name), 'utf8'));
@@ -70,7 +49,7 @@ async function threeDeploys(): Promise<{ dir: string; after: Record<string, stri
 describe('history and rollback', () => {
   it('lists three deploys newest first; rollback restores 2 with no upload and removes what only 3 had; a SHA prefix restores 1', async () => {
     const { after } = await threeDeploys();
-    expect(meta.lambdas()).toHaveLength(3);
+    expect(w.meta.lambdas()).toHaveLength(3);
 
     const empty = await emptyDir();
     const bare = { LAMBDA_ARTIFACTS: undefined, LAMBDA_RUNTIME: undefined, LAMBDA_HANDLER: undefined };
@@ -85,14 +64,14 @@ describe('history and rollback', () => {
     expect(listed.history[1].functions.find((f: { name: string }) => f.name === 'lambdas/main/orders.zip')).toMatchObject({ memory: 256, runtime: 'nodejs', handler: 'index.handler', methods: ['GET', 'POST'], public: true });
     expect(h.output).toMatch(/#3\s+\S+\s+3333333c\s+1001\s+deploy\s+lambdas\/main\/extra\.zip, lambdas\/main\/hello\.zip, lambdas\/main\/orders\.zip/);
 
-    const before = stack.proxy.requests.length;
+    const before = w.stack.proxy.requests.length;
     const r = await runCli(['rollback'], { env: env(empty, { ...bare, CI_COMMIT_SHA: 'f'.repeat(40) }), cwd: empty });
     expect(r.code, r.output).toBe(0);
     expect(uploads(before)).toEqual([]);
     expect(r.files.json.totals.bytesUploaded).toBe(0);
     expect(packageUrls()).toEqual(after[1]);
-    expect(meta.lambdas().find((l) => l.name === 'lambdas/main/orders.zip').properties.memory).toBe(256);
-    expect(meta.endpoints().map((e) => e.name).sort()).toEqual(['lambdas/main/hello.zip', 'lambdas/main/orders.zip']);
+    expect(w.meta.lambdas().find((l) => l.name === 'lambdas/main/orders.zip').properties.memory).toBe(256);
+    expect(w.meta.endpoints().map((e) => e.name).sort()).toEqual(['lambdas/main/hello.zip', 'lambdas/main/orders.zip']);
     expect(r.files.json.functions.find((f: { name: string }) => f.name === 'lambdas/main/extra.zip')).toMatchObject({ action: 'removed' });
 
     const h2 = await runCli(['history'], { env: env(empty, bare), cwd: empty });
@@ -103,13 +82,13 @@ describe('history and rollback', () => {
     const one = await runCli(['rollback'], { env: env(empty, { ...bare, GESTALT_ROLLBACK_TO: SHAS[0]?.slice(0, 7) }), cwd: empty });
     expect(one.code, one.output).toBe(0);
     expect(packageUrls()).toEqual(after[0]);
-    expect(meta.lambdas().find((l) => l.name === 'lambdas/main/orders.zip').properties.memory).toBe(512);
+    expect(w.meta.lambdas().find((l) => l.name === 'lambdas/main/orders.zip').properties.memory).toBe(512);
   });
 
   it('a missing package or an unknown target changes nothing', async () => {
     await threeDeploys();
     const empty = await emptyDir();
-    const snapshot = JSON.stringify(meta.lambdas());
+    const snapshot = JSON.stringify(w.meta.lambdas());
 
     const unknown = await runCli(['rollback'], { env: env(empty, { GESTALT_ROLLBACK_TO: 'abcdef9' }), cwd: empty });
     expect(unknown.code, unknown.output).toBe(2);
@@ -117,12 +96,12 @@ describe('history and rollback', () => {
 
     const entries = JSON.parse((await runCli(['history'], { env: env(empty), cwd: empty }), await readFile(join(empty, 'gestalt-history.json'), 'utf8'))).history;
     const key = entries[1].functions.find((f: { name: string }) => f.name === 'lambdas/main/orders.zip').packageKey;
-    const s3 = new S3Client({ region: 'us-east-1', endpoint: stack.s3.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    const s3 = new S3Client({ region: 'us-east-1', endpoint: w.stack.s3.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    await s3.send(new DeleteObjectCommand({ Bucket: w.bucket, Key: key }));
     const missing = await runCli(['rollback'], { env: env(empty), cwd: empty });
     expect(missing.code, missing.output).toBe(1);
     expect(missing.output).toMatch(/Cannot restore history entry #2: .*orders\.zip.* is missing\. Nothing was changed/);
-    expect(JSON.stringify(meta.lambdas())).toBe(snapshot);
+    expect(JSON.stringify(w.meta.lambdas())).toBe(snapshot);
     await rm(empty, { recursive: true });
   });
 });
@@ -135,12 +114,12 @@ describe('promote', () => {
     expect(review.code, review.output).toBe(0);
 
     const empty = await emptyDir();
-    const before = stack.proxy.requests.length;
+    const before = w.stack.proxy.requests.length;
     const production = { ...named, CI_ENVIRONMENT_NAME: 'production', CI_ENVIRONMENT_SLUG: 'production', GESTALT_PROMOTE_FROM: 'review/main', LAMBDA_ARTIFACTS: undefined };
     const r = await runCli(['promote'], { env: env(empty, production), cwd: empty });
     expect(r.code, r.output).toBe(0);
     expect(uploads(before)).toEqual([]);
-    const byName = (n: string) => meta.lambdas().find((l) => l.name === n);
+    const byName = (n: string) => w.meta.lambdas().find((l) => l.name === n);
     for (const file of ['hello.zip', 'orders.zip']) {
       const src = byName(`lambdas/review-main/${file}`);
       const dst = byName(`lambdas/production/${file}`);
@@ -172,9 +151,8 @@ describe('verify', () => {
     });
     const { url, close } = await serveLoopback(server);
     try {
-      await meta.close();
       // Endpoints whose public URLs point at the server above.
-      ({ meta, envId, providerId, bucket } = await startMetaWorld(stack, { gatewayUrl: url }));
+      await w.restart({ gatewayUrl: url });
       const dir = await projectWithPackages(['ok.zip', 'bad.zip', 'slow.zip', 'warm.zip']);
       await writeFile(join(dir, 'gestalt-deploy.yml'), 'functions:\n  - artifact: dist/ok.zip\n    verify: { path: /health, status: 200, body: world }\n');
       expect((await runCli(['deploy'], { env: env(dir), cwd: dir })).code).toBe(0);

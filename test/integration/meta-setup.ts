@@ -1,7 +1,8 @@
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { LoggedRequest, MetaEmulator, MetaEmulatorOptions } from '../support/meta-emulator.js';
 import { startMetaEmulator } from '../support/meta-emulator.js';
 import { runCli, type CliResult } from '../support/run-cli.js';
-import { freshBucket, GF_SECRET, s3Env, type S3Stack } from './setup.js';
+import { freshBucket, GF_SECRET, s3Env, startS3Stack, type S3Stack } from './setup.js';
 
 // Shared by the meta-mode integration files: a Meta emulator seeded like a small Gestalt (environment 'dev' with
 // API 'dev1' and a Lambda provider), a fresh bucket, and the job variables of a meta-mode deploy against them.
@@ -23,6 +24,38 @@ export async function startMetaWorld(stack: S3Stack, options: MetaEmulatorOption
   const bucket = await freshBucket(stack);
   meta.clearRequests();
   return { meta, envId, providerId, bucket };
+}
+
+/** A file's S3 stack (once) and a fresh Meta world (per test), as the hooks keep them; read its fields inside tests. */
+export interface MetaWorldFixture extends MetaWorld {
+  stack: S3Stack;
+  /** A meta-mode deploy's variables for `dir`, every package under dist/. */
+  env(dir: string, extra?: Record<string, string | undefined>): Record<string, string>;
+  /** Replaces this test's world with one started with `options` (the old one is closed). */
+  restart(options: MetaEmulatorOptions): Promise<void>;
+}
+
+export function useMetaWorld(): MetaWorldFixture {
+  const fixture = {
+    env: (dir: string, extra: Record<string, string | undefined> = {}) => metaJobEnv(fixture.stack, fixture, dir, { LAMBDA_ARTIFACTS: 'dist/*.zip', ...extra }),
+    async restart(options: MetaEmulatorOptions) {
+      await fixture.meta.close();
+      Object.assign(fixture, await startMetaWorld(fixture.stack, options));
+    },
+  } as MetaWorldFixture;
+  beforeAll(async () => {
+    fixture.stack = await startS3Stack();
+  });
+  afterAll(async () => {
+    await fixture.stack.close();
+  });
+  beforeEach(async () => {
+    Object.assign(fixture, await startMetaWorld(fixture.stack));
+  });
+  afterEach(async () => {
+    await fixture.meta.close();
+  });
+  return fixture;
 }
 
 /** A meta-mode job's variables (no LAMBDA_ARTIFACTS: callers add it, or a functions file lists the packages). */

@@ -1,36 +1,15 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MetaEmulator } from '../support/meta-emulator.js';
-import { metaJobEnv, startMetaWorld } from './meta-setup.js';
+import { useMetaWorld } from './meta-setup.js';
 import { runCli } from '../support/run-cli.js';
-import { GF_SECRET, projectWithPackages, s3Writes, startS3Stack, type S3Stack } from './setup.js';
+import { GF_SECRET, projectWithPackages, s3Writes } from './setup.js';
 
 // deploy with GESTALT_PLAN applies exactly what the plan reviewed: a package or Gestalt state changed since
 // the plan makes it refuse before its first write (exit 1, nothing written); an unchanged plan deploys.
 
-let stack: S3Stack;
-let meta: MetaEmulator;
-let envId: string;
-let providerId: string;
-let bucket: string;
-
-beforeAll(async () => {
-  stack = await startS3Stack();
-});
-afterAll(async () => {
-  await stack.close();
-});
-beforeEach(async () => {
-  ({ meta, envId, providerId, bucket } = await startMetaWorld(stack));
-});
-afterEach(async () => {
-  await meta.close();
-});
-
-function env(dir: string, extra: Record<string, string | undefined> = {}) {
-  return metaJobEnv(stack, { meta, envId, providerId, bucket }, dir, { LAMBDA_ARTIFACTS: 'dist/*.zip', ...extra });
-}
+const w = useMetaWorld();
+const env = w.env;
 
 const planned = (dir: string) => env(dir, { GESTALT_PLAN: 'gestalt-plan.json' });
 
@@ -46,16 +25,16 @@ async function deployedAndPlanned(): Promise<string> {
 
 /** Runs the deploy of the plan and checks it wrote nothing anywhere: no Meta write, no S3 PUT/POST/DELETE. */
 async function refused(dir: string, why: RegExp) {
-  const lambdas = JSON.stringify(meta.lambdas());
-  const from = stack.proxy.requests.length;
-  meta.clearRequests();
+  const lambdas = JSON.stringify(w.meta.lambdas());
+  const from = w.stack.proxy.requests.length;
+  w.meta.clearRequests();
   const r = await runCli(['deploy'], { env: planned(dir), cwd: dir });
   expect(r.code, r.output).toBe(1);
   expect(r.output).toMatch(/GESTALT_PLAN: the reviewed plan .*gestalt-plan\.json no longer holds, so nothing was changed/);
   expect(r.output).toMatch(why);
-  expect(meta.requests.filter((q) => q.method !== 'GET')).toEqual([]);
-  expect(s3Writes(stack, from)).toEqual([]);
-  expect(JSON.stringify(meta.lambdas())).toBe(lambdas);
+  expect(w.meta.requests.filter((q) => q.method !== 'GET')).toEqual([]);
+  expect(s3Writes(w.stack, from)).toEqual([]);
+  expect(JSON.stringify(w.meta.lambdas())).toBe(lambdas);
   expect(r.files.json.status).toBe('failed');
 }
 
@@ -79,8 +58,8 @@ describe('deploy with GESTALT_PLAN', () => {
 
   it('a lambda changed in Gestalt after the plan: refuses, naming it, and writes nothing', async () => {
     const dir = await deployedAndPlanned();
-    const lambda = meta.lambdas().find((l) => l.name === 'lambdas/main/orders.zip');
-    const res = await fetch(`${meta.url}/root/environments/${envId}/lambdas/${lambda.id}`, {
+    const lambda = w.meta.lambdas().find((l) => l.name === 'lambdas/main/orders.zip');
+    const res = await fetch(`${w.meta.url}/root/environments/${w.envId}/lambdas/${lambda.id}`, {
       method: 'PATCH',
       headers: { authorization: `Basic ${Buffer.from(`gf-key:${GF_SECRET}`).toString('base64')}`, 'content-type': 'application/json' },
       body: JSON.stringify([{ op: 'replace', path: '/properties/memory', value: 1024 }]),

@@ -1,42 +1,21 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import type { MetaEmulator } from '../support/meta-emulator.js';
-import { metaJobEnv, startMetaWorld } from './meta-setup.js';
+import { useMetaWorld } from './meta-setup.js';
 import { runCli } from '../support/run-cli.js';
-import { projectWithPackages, s3Writes, startS3Stack, type S3Stack } from './setup.js';
+import { projectWithPackages, s3Writes } from './setup.js';
 
 // prune against the bundle, the Meta emulator and moto, from an empty directory and without an environment,
 // as a scheduled pipeline runs it.
 
-let stack: S3Stack;
-let meta: MetaEmulator;
-let envId: string;
-let providerId: string;
-let bucket: string;
-
-beforeAll(async () => {
-  stack = await startS3Stack();
-});
-afterAll(async () => {
-  await stack.close();
-});
-beforeEach(async () => {
-  ({ meta, envId, providerId, bucket } = await startMetaWorld(stack));
-});
-afterEach(async () => {
-  await meta.close();
-});
+const w = useMetaWorld();
+const env = w.env;
 
 const PREFIX = 'acme/lambdas';
 const STRAY = `${PREFIX}/packages/${'a'.repeat(64)}/stray.zip`;
 const NOT_A_PACKAGE = `${PREFIX}/packages/notes.txt`;
-
-function env(dir: string, extra: Record<string, string | undefined> = {}) {
-  return metaJobEnv(stack, { meta, envId, providerId, bucket }, dir, { LAMBDA_ARTIFACTS: 'dist/*.zip', ...extra });
-}
 
 /** The job of a scheduled pipeline: no environment, no checkout, no LAMBDA_* variables. */
 function pruneEnv(dir: string, extra: Record<string, string | undefined> = {}) {
@@ -51,20 +30,20 @@ async function deployTo(environment: string, file: string): Promise<void> {
 }
 
 async function keys(): Promise<string[]> {
-  const out = await stack.s3.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${PREFIX}/` }));
+  const out = await w.stack.s3.client.send(new ListObjectsV2Command({ Bucket: w.bucket, Prefix: `${PREFIX}/` }));
   return (out.Contents ?? []).map((o) => o.Key as string).sort();
 }
 
 async function getJson(key: string) {
-  const out = await stack.s3.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const out = await w.stack.s3.client.send(new GetObjectCommand({ Bucket: w.bucket, Key: key }));
   return JSON.parse(await (out.Body as { transformToString(): Promise<string> }).transformToString());
 }
 
 async function put(key: string, body: string): Promise<void> {
-  await stack.s3.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+  await w.stack.s3.client.send(new PutObjectCommand({ Bucket: w.bucket, Key: key, Body: body }));
 }
 
-const lambdaNames = () => meta.lambdas().map((l) => l.name).sort();
+const lambdaNames = () => w.meta.lambdas().map((l) => l.name).sort();
 const packageOf = (record: { functions: { packageKey: string }[] }) => record.functions[0]?.packageKey as string;
 
 describe('prune', () => {
@@ -81,11 +60,11 @@ describe('prune', () => {
     await put(sameBytes, 'copy');
     // review/b's record is edited to name production's lambda: its stop must refuse and delete nothing of it.
     const recordB = await getJson(`${PREFIX}/deployments/review/b.json`);
-    const prodLambda = meta.lambdas().find((l) => l.name === 'lambdas/production/orders.zip');
+    const prodLambda = w.meta.lambdas().find((l) => l.name === 'lambdas/production/orders.zip');
     await put(`${PREFIX}/deployments/review/b.json`, JSON.stringify({ ...recordB, functions: [{ ...recordB.functions[0], name: prodLambda.name, id: prodLambda.id }] }));
     const empty = await mkdtemp(join(tmpdir(), 'gestalt-prune-'));
     const allKeys = await keys();
-    const lambdasBefore = JSON.stringify(meta.lambdas());
+    const lambdasBefore = JSON.stringify(w.meta.lambdas());
 
     // Young packages (default 30 days) and no GESTALT_PRUNE_ENVIRONMENTS: nothing to do, and no Gestalt needed.
     const young = await runCli(['prune'], { env: pruneEnv(empty, { GESTALT_META_URL: undefined, GESTALT_ORG: undefined, GF_API_KEY: undefined, GF_API_SECRET: undefined }), cwd: empty });
@@ -94,8 +73,8 @@ describe('prune', () => {
     expect(await keys()).toEqual(allKeys);
 
     const stale = { GESTALT_PRUNE_ENVIRONMENTS: 'review/*', GESTALT_PRUNE_AFTER_DAYS: '0', GESTALT_PRUNE_PACKAGES_DAYS: '0' };
-    const from = stack.proxy.requests.length;
-    meta.clearRequests();
+    const from = w.stack.proxy.requests.length;
+    w.meta.clearRequests();
     const dry = await runCli(['prune', '--dry-run'], { env: pruneEnv(empty, stale), cwd: empty });
     expect(dry.code, dry.output).toBe(0);
     const listed = (await readPrune(empty)).pruned;
@@ -103,10 +82,10 @@ describe('prune', () => {
     expect(listed.environments.sort()).toEqual(['review/a', 'review/b']);
     expect(listed.packages.sort()).toEqual([packageOf(recordA), packageOf(recordB), STRAY].sort());
     expect(dry.output).toMatch(/would delete .*stray\.zip/);
-    expect(s3Writes(stack, from)).toEqual([]);
-    expect(meta.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+    expect(s3Writes(w.stack, from)).toEqual([]);
+    expect(w.meta.requests.filter((r) => r.method !== 'GET')).toEqual([]);
     expect(await keys()).toEqual(allKeys);
-    expect(JSON.stringify(meta.lambdas())).toBe(lambdasBefore);
+    expect(JSON.stringify(w.meta.lambdas())).toBe(lambdasBefore);
 
     const real = await runCli(['prune'], { env: pruneEnv(empty, stale), cwd: empty });
     // review/b's refusal fails the job, after everything else was done.
@@ -123,7 +102,7 @@ describe('prune', () => {
     expect(left).not.toContain(packageOf(recordA));
     expect(left).not.toContain(STRAY);
     // Packages go in one batched DeleteObjects call, never one DELETE each.
-    const sent = stack.proxy.requests.slice(from);
+    const sent = w.stack.proxy.requests.slice(from);
     expect(sent.filter((r) => r.method === 'POST' && r.query.includes('delete'))).toHaveLength(1);
     expect(sent.filter((r) => r.method === 'DELETE' && r.path.includes('/packages/'))).toEqual([]);
   });
