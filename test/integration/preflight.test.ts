@@ -1,47 +1,29 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startGatewayFake, type GatewayFake } from '../support/gateway-fake.js';
 import { startOidcSts } from '../support/oidc-sts.js';
-import type { MetaEmulator } from '../support/meta-emulator.js';
-import { assertNoSecrets, makeProject, runCli, type CliResult } from '../support/run-cli.js';
-import { GATEWAY, metaJobEnv, startMetaWorld } from './meta-setup.js';
-import { AWS_SECRET, GF_SECRET, LAMBDA_VARS, projectWithPackages, s3Env, s3Writes, startS3Stack, type S3Stack } from './setup.js';
+import { assertNoSecrets, makeProject, type CliResult } from '../support/run-cli.js';
+import { GATEWAY, recordingRunner, useMetaWorld } from './meta-setup.js';
+import { AWS_SECRET, GF_SECRET, LAMBDA_VARS, projectWithPackages, s3Env, s3Writes } from './setup.js';
 
 // What deploy, plan and doctor check before anything is written, and what they say about it: several causes
 // at once, a provider of the wrong kind, STS out of reach; what plan shows of each change; which function's URL
 // becomes the environment URL; and a long upload that says how far it got.
 
-let stack: S3Stack;
-let meta: MetaEmulator;
-let envId: string;
-let providerId: string;
-let bucket: string;
+const w = useMetaWorld();
 const outputs: CliResult[] = [];
+const run = recordingRunner(outputs);
 
-beforeAll(async () => {
-  stack = await startS3Stack();
-});
-afterAll(async () => {
-  await stack.close();
+afterAll(() => {
   assertNoSecrets(outputs.flatMap((o) => [o.output, o.files.env, JSON.stringify(o.files.json ?? {})]), [AWS_SECRET, GF_SECRET, 'value-never-shown']);
 });
-beforeEach(async () => {
-  ({ meta, envId, providerId, bucket } = await startMetaWorld(stack));
-  stack.proxy.delayMs = undefined;
-});
-afterEach(async () => {
-  await meta.close();
+beforeEach(() => {
+  w.stack.proxy.delayMs = undefined;
 });
 
 function metaEnv(dir: string, extra: Record<string, string | undefined> = {}) {
-  return metaJobEnv(stack, { meta, envId, providerId, bucket }, dir, { LAMBDA_ARTIFACTS: 'dist/*.zip', LAMBDA_HANDLER: '{basename}.js;handler', GESTALT_GATEWAY_URL: GATEWAY, ...extra });
-}
-
-async function run(args: string[], env: Record<string, string | undefined>, cwd: string): Promise<CliResult> {
-  const r = await runCli(args, { env, cwd });
-  outputs.push(r);
-  return r;
+  return w.env(dir, { LAMBDA_HANDLER: '{basename}.js;handler', GESTALT_GATEWAY_URL: GATEWAY, ...extra });
 }
 
 const errorLines = (r: CliResult) => r.output.split('\n').filter((l) => l.startsWith('ERROR:'));
@@ -49,7 +31,7 @@ const errorLines = (r: CliResult) => r.output.split('\n').filter((l) => l.starts
 describe('the preflight', () => {
   it('reports every independent cause in one run, one sentence each, and writes nothing', async () => {
     const dir = await projectWithPackages();
-    const mark = stack.proxy.requests.length;
+    const mark = w.stack.proxy.requests.length;
     const r = await run(['deploy'], metaEnv(dir, { S3_BUCKET_NAME: 'no-such-bucket-here', GESTALT_LAMBDA_PROVIDER_ID: '5a1f0f3e-0000-4000-8000-000000000000', LAMBDA_API: 'nope' }), dir);
     expect(r.code, r.output).toBe(1);
     const errors = errorLines(r);
@@ -58,13 +40,13 @@ describe('the preflight', () => {
     expect(errors.join('\n')).toMatch(/GESTALT_LAMBDA_PROVIDER_ID 5a1f0f3e-\S+ is not a Lambda provider/);
     expect(errors.join('\n')).toMatch(/LAMBDA_API 'nope' names no API/);
     expect(r.files.json.errors).toHaveLength(3);
-    expect(s3Writes(stack, mark)).toEqual([]);
-    expect(meta.requests.filter((q) => q.method !== 'GET')).toEqual([]);
+    expect(s3Writes(w.stack, mark)).toEqual([]);
+    expect(w.meta.requests.filter((q) => q.method !== 'GET')).toEqual([]);
   });
 
   it('refuses a provider id that names a provider of another kind', async () => {
     const dir = await projectWithPackages(['one.zip']);
-    const providers = (await (await fetch(`${meta.url}/root/providers?expand=true`, { headers: { authorization: `Basic ${Buffer.from(`gf-key:${GF_SECRET}`).toString('base64')}` } })).json()) as { id: string; resource_type: string }[];
+    const providers = (await (await fetch(`${w.meta.url}/root/providers?expand=true`, { headers: { authorization: `Basic ${Buffer.from(`gf-key:${GF_SECRET}`).toString('base64')}` } })).json()) as { id: string; resource_type: string }[];
     const kong = providers.find((p) => p.resource_type.endsWith('::Kong'));
     expect(kong).toBeDefined();
     const r = await run(['plan'], metaEnv(dir, { GESTALT_LAMBDA_PROVIDER_ID: kong?.id }), dir);
@@ -74,13 +56,13 @@ describe('the preflight', () => {
 
   it('STS out of reach names AWS_ENDPOINT_URL_STS; S3 sees nothing and Gestalt only the read-only lookups that ran meanwhile', async () => {
     const dir = await projectWithPackages(['one.zip']);
-    const mark = stack.proxy.requests.length;
+    const mark = w.stack.proxy.requests.length;
     const r = await run(['deploy'], metaEnv(dir, { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/deployer', GESTALT_ID_TOKEN: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.sig', AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:9', GESTALT_RETRY_ATTEMPTS: '1' }), dir);
     expect(r.code).toBe(1);
     expect(errorLines(r)).toEqual([expect.stringMatching(/STS at http:\/\/127\.0\.0\.1:9 could not be reached \(ECONNREFUSED\) after retries; check AWS_ENDPOINT_URL_STS/)]);
-    expect(stack.proxy.requests.length).toBe(mark);
+    expect(w.stack.proxy.requests.length).toBe(mark);
     // The lookups need no AWS credentials, so they ran while STS was tried; nothing was written.
-    expect(meta.requests.filter((q) => q.method !== 'GET')).toEqual([]);
+    expect(w.meta.requests.filter((q) => q.method !== 'GET')).toEqual([]);
   });
 });
 
@@ -93,12 +75,12 @@ describe('the lookups and the credentials', () => {
       sts.answerDelayMs = 800;
       const idToken = await sts.mintToken({ environment: 'review/main' });
       const dir = await projectWithPackages(['one.zip']);
-      meta.clearRequests();
+      w.meta.clearRequests();
       const r = await run(['deploy'], metaEnv(dir, { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_ROLE_ARN: role, GESTALT_ID_TOKEN: idToken, AWS_ENDPOINT_URL_STS: sts.stsUrl }), dir);
       expect(r.code, r.output).toBe(0);
       const assumed = sts.requests.find((q) => q.action === 'AssumeRoleWithWebIdentity');
-      const lookups = meta.requests.filter((q) => q.method === 'GET');
-      const writes = meta.requests.filter((q) => q.method !== 'GET');
+      const lookups = w.meta.requests.filter((q) => q.method === 'GET');
+      const writes = w.meta.requests.filter((q) => q.method !== 'GET');
       expect(lookups.length).toBeGreaterThanOrEqual(4);
       // All of them arrived while STS held its answer; the first write only after it.
       for (const q of lookups.slice(0, 4)) expect(q.at).toBeLessThan((assumed?.at ?? 0) + sts.answerDelayMs);
@@ -116,14 +98,14 @@ describe('plan shows what would change, with current and new values', () => {
     const file = (value: string) => ['functions:', '  - artifact: dist/a.zip', '    env:', `      TOKEN: ${value}`, '  - artifact: dist/b.zip'].join('\n');
     await writeFile(join(dir, 'gestalt-deploy.yml'), file('value-never-shown'));
     expect((await run(['deploy'], metaEnv(dir, { LAMBDA_ARTIFACTS: undefined }), dir)).code).toBe(0);
-    const before = meta.lambdas().find((l) => l.name === 'lambdas/main/b.zip').properties.package_url as string;
+    const before = w.meta.lambdas().find((l) => l.name === 'lambdas/main/b.zip').properties.package_url as string;
 
     await writeFile(join(dir, 'gestalt-deploy.yml'), file('value-never-shown-2').replace('    env:', '    env:\n      ADDED: "1"'));
     await writeFile(join(dir, 'dist/b.zip'), 'PK-b-changed');
-    meta.clearRequests();
+    w.meta.clearRequests();
     const r = await run(['plan'], metaEnv(dir, { LAMBDA_ARTIFACTS: undefined, LAMBDA_MEMORY: '1024' }), dir);
     expect(r.code, r.output).toBe(0);
-    expect(meta.requests.filter((q) => q.method !== 'GET')).toEqual([]);
+    expect(w.meta.requests.filter((q) => q.method !== 'GET')).toEqual([]);
     const plan = JSON.parse(await readFile(join(dir, 'gestalt-plan.json'), 'utf8'));
     const byName = Object.fromEntries(plan.functions.map((f: { name: string }) => [f.name, f]));
     expect(byName['lambdas/main/a.zip'].changes).toEqual([
@@ -144,9 +126,9 @@ describe('plan shows what would change, with current and new values', () => {
     try {
       gw.knownApis.add('dev1');
       const dir = await projectWithPackages(['a.zip']);
-      const env = s3Env(stack, bucket, { CI_PROJECT_DIR: dir, CI_URL: gw.url, ...LAMBDA_VARS });
+      const env = s3Env(w.stack, w.bucket, { CI_PROJECT_DIR: dir, CI_URL: gw.url, ...LAMBDA_VARS });
       expect((await run(['deploy'], env, dir)).code).toBe(0);
-      const record = JSON.parse((await stack.s3.getObject(bucket, 'acme/lambdas/deployments/review/main.json'))?.toString('utf8') ?? '{}');
+      const record = JSON.parse((await w.stack.s3.getObject(w.bucket, 'acme/lambdas/deployments/review/main.json'))?.toString('utf8') ?? '{}');
       await writeFile(join(dir, 'dist/a.zip'), 'PK-a-changed');
       const r = await run(['plan'], { ...env, LAMBDA_RUNTIME: 'python3' }, dir);
       expect(r.code, r.output).toBe(0);
@@ -186,11 +168,11 @@ describe('the environment URL', () => {
     expect(r.files.env).toContain(`GESTALT_ENVIRONMENT_URL=${url('users.zip')}\n`);
 
     await writeFile(join(dir, 'gestalt-deploy.yml'), yml(['orders', 'users']));
-    meta.clearRequests();
+    w.meta.clearRequests();
     const two = await run(['plan'], metaEnv(dir, { LAMBDA_ARTIFACTS: undefined }), dir);
     expect(two.code).toBe(2);
     expect(two.output).toMatch(/gestalt-deploy\.yml:3, gestalt-deploy\.yml:5: primary: true marks 2 functions \(lambdas\/main\/orders\.zip, lambdas\/main\/users\.zip\)/);
-    expect(meta.requests).toEqual([]);
+    expect(w.meta.requests).toEqual([]);
   });
 });
 
@@ -202,8 +184,8 @@ describe('upload progress', () => {
       const big = Buffer.alloc(48 * 1024 * 1024, 5);
       const dir = await makeProject({ 'dist/big.zip': big, 'dist/small.zip': 'PK-small' });
       // A slow link: S3 takes two seconds to acknowledge each 8 MiB part.
-      stack.proxy.delayMs = (q) => (q.method === 'PUT' && q.query.includes('partNumber') ? 2000 : 0);
-      const r = await run(['deploy'], s3Env(stack, bucket, { CI_PROJECT_DIR: dir, CI_URL: gw.url, ...LAMBDA_VARS }), dir);
+      w.stack.proxy.delayMs = (q) => (q.method === 'PUT' && q.query.includes('partNumber') ? 2000 : 0);
+      const r = await run(['deploy'], s3Env(w.stack, w.bucket, { CI_PROJECT_DIR: dir, CI_URL: gw.url, ...LAMBDA_VARS }), dir);
       expect(r.code, r.output).toBe(0);
       const progress = r.output.split('\n').filter((l) => l.includes('uploading '));
       expect(progress.length, r.output).toBeGreaterThanOrEqual(1);
@@ -215,7 +197,7 @@ describe('upload progress', () => {
       expect(r.output).toMatch(/uploaded dist\/small\.zip \(8 B in \d+ ms\)/);
       expect(r.output).not.toMatch(/uploading dist\/small\.zip/);
     } finally {
-      stack.proxy.delayMs = undefined;
+      w.stack.proxy.delayMs = undefined;
       await gw.close();
     }
   });
