@@ -3,7 +3,10 @@
 // so every package uploads and every function is created.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -40,6 +43,8 @@ export interface DeployScenario {
   latencyMs: number;
   /** Median wall time of the whole job (process start to exit) at the default concurrency. */
   ms: number;
+  /** The runner's CPU time (user + system, every thread) in the run of median wall time. */
+  cpuMs: number;
   boundMs: number;
   /** Gestalt calls per function on a first deploy, as the stand-in counted them. */
   callsPerFunction: number;
@@ -92,6 +97,7 @@ export async function measureDeploys(script: string, helloMs: number, before?: s
   const s3 = await startS3();
   const meta = await startMetaEmulator({ apiKeys: { key: 'bench-secret' }, gatewayUrl: 'https://gw.bench.test' });
   const gw = await startGatewayFake();
+  const cpuDir = await mkdtemp(join(tmpdir(), 'bench-cpu-'));
   let buckets = 0;
   try {
     const envId = meta.seedEnvironment();
@@ -132,6 +138,8 @@ export async function measureDeploys(script: string, helloMs: number, before?: s
       floors.set(n, median(rounds));
     }
 
+    // The runner's own CPU time, written at its exit by a preloaded module (test/bench/cpu-at-exit.mjs).
+    const cpuPreload = `--import=${pathToFileURL(join(root, 'test/bench/cpu-at-exit.mjs')).href}`;
     /** One first deploy on fresh packages; undefined concurrency is the product's default. */
     const deployOnce = async (mode: 'gateway' | 'meta', n: number, concurrency?: number, bundle = script, extra: Record<string, string | undefined> = {}) => {
       const bucket = `bench-d${buckets++}`;
@@ -145,12 +153,15 @@ export async function measureDeploys(script: string, helloMs: number, before?: s
         GESTALT_CONCURRENCY: concurrency === undefined ? undefined : String(concurrency),
         ...(mode === 'meta' ? { GESTALT_META_URL: meta.url, LAMBDA_HANDLER: 'index.js;handler', GESTALT_ORG: 'root', GESTALT_LAMBDA_PROVIDER_ID: providerId, GF_API_KEY: 'key', GF_API_SECRET: 'bench-secret' } : { CI_URL: gw.url }),
         ...extra,
+        NODE_OPTIONS: cpuPreload,
+        BENCH_CPU_FILE: join(cpuDir, `${bucket}.json`),
       });
       meta.clearRequests();
       gw.requests.length = 0;
       const run = await timedRun(bundle, ['deploy'], env, dir);
       const calls = mode === 'meta' ? meta.requests.filter((q) => q.method !== 'GET').length : gw.requests.filter((q) => q.method === 'POST').length;
-      return { ms: run.ms, calls, json: run.r.files.json as { timingsMs: Record<string, number>; phaseSumsMs?: Record<string, number> } };
+      const { cpuMs } = JSON.parse(await readFile(join(cpuDir, `${bucket}.json`), 'utf8')) as { cpuMs: number };
+      return { ms: run.ms, cpuMs, calls, json: run.r.files.json as { timingsMs: Record<string, number>; phaseSumsMs?: Record<string, number> } };
     };
 
     const scenarios: DeployScenario[] = [];
@@ -171,7 +182,7 @@ export async function measureDeploys(script: string, helloMs: number, before?: s
         const callsPerFunction = mid.calls / n;
         const uploadFloorMs = floors.get(n) ?? 0;
         const boundMs = deployBound({ helloMs, s3OpMs, s3PairMs, uploadFloorMs, functions: n, gestaltConcurrency: gestaltConcurrency(DEFAULT_CONCURRENCY), callsPerFunction, latencyMs, lookupDepth: mode === 'meta' ? META_LOOKUP_DEPTH : 0 });
-        scenarios.push({ name: `${mode} ${n}`, functions: n, latencyMs, ms: mid.ms, boundMs, callsPerFunction, uploadFloorMs, sdkFloorMs: sdkFloors.get(n) ?? 0, timingsMs: mid.json.timingsMs, phaseSumsMs: mid.json.phaseSumsMs ?? {}, sweep, beforeMs: before ? median(beforeRuns) : undefined });
+        scenarios.push({ name: `${mode} ${n}`, functions: n, latencyMs, ms: mid.ms, cpuMs: mid.cpuMs, boundMs, callsPerFunction, uploadFloorMs, sdkFloorMs: sdkFloors.get(n) ?? 0, timingsMs: mid.json.timingsMs, phaseSumsMs: mid.json.phaseSumsMs ?? {}, sweep, beforeMs: before ? median(beforeRuns) : undefined });
       }
     }
     // Keyless, as in GitLab: the ID token exchanged at an STS that takes STS_LATENCY_MS to answer. The Gestalt
@@ -197,6 +208,7 @@ export async function measureDeploys(script: string, helloMs: number, before?: s
     gw.setDelay(0);
     return { s3OpMs, s3PairMs, scenarios, keyless };
   } finally {
+    await rm(cpuDir, { recursive: true, force: true });
     await gw.close();
     await meta.close();
     await s3.close();

@@ -1,7 +1,7 @@
 // One upload of one package in a process of its own, so its peak memory is its own: `current` is the product's
 // PackageStore with the product's S3 client, `previous` the path when the upload issue was filed
 // (previous-upload.ts: lib-storage with the SDK's defaults).
-// Prints one JSON line: upload time, peak RSS and the package size.
+// Prints one JSON line: upload time, the process's CPU time over it (every thread), peak RSS and the package size.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { hashFile } from '../../src/artifacts/files.js';
@@ -21,6 +21,7 @@ const digest = await hashFile(path);
 const pkg: LocalPackage = { ...digest, absPath: path, relPath: basename(path) };
 const key = packageKey(storage, digest.sha256, basename(path));
 const started = performance.now();
+const cpuAtStart = process.cpuUsage();
 if (previous) {
   await previous.previousUpload(previous.previousClient(endpoint), storage.bucket, key, path, digest.sha256);
 } else {
@@ -28,7 +29,8 @@ if (previous) {
   await new PackageStore(s3, storage, aws).upload(key, pkg);
 }
 const ms = performance.now() - started;
-process.stdout.write(`${JSON.stringify({ ms, peakRssMb: peakRssMb(), maxRssMb: process.resourceUsage().maxRSS / 1024, bytes: digest.size })}\n`);
+const cpu = process.cpuUsage(cpuAtStart);
+process.stdout.write(`${JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, peakRssMb: peakRssMb(), maxRssMb: process.resourceUsage().maxRSS / 1024, bytes: digest.size })}\n`);
 
 /**
  * This process's own peak: VmHWM, the high-water mark of its memory since exec. getrusage's maxRSS is not that on

@@ -13,12 +13,16 @@ import { median } from './startup.js';
 
 const run = promisify(execFile);
 const SIZE = 250 * 1000 * 1000;
-const PAIRS = 3;
+export const UPLOAD_PAIRS = 5;
 
 export interface UploadSide {
   ms: number;
   mibPerS: number;
   peakRssMb: number;
+  /** CPU time of the uploading process over the upload, every thread. */
+  cpuMs: number;
+  /** CPU time of this process (the discarding S3, all it does meanwhile) over the same run: on a machine of few cores the two compete. */
+  storeCpuMs: number;
 }
 export interface UploadResult {
   current: UploadSide;
@@ -38,19 +42,22 @@ export async function measureUploads(root: string): Promise<UploadResult> {
     const file = join(dir, 'big.zip');
     // Written a MiB at a time: this process stays small (its children's memory is measured, not its own).
     await writeRandomFile(file, SIZE);
-    const samples: Record<'current' | 'previous', { ms: number; peakRssMb: number }[]> = { current: [], previous: [] };
+    type Sample = { ms: number; peakRssMb: number; cpuMs: number; storeCpuMs: number };
+    const samples: Record<'current' | 'previous', Sample[]> = { current: [], previous: [] };
     let last = { putsWithChecksum: 0, puts: 0, unsignedPayloads: 0 };
-    for (let i = 0; i < PAIRS; i++) {
+    for (let i = 0; i < UPLOAD_PAIRS; i++) {
       for (const impl of ['previous', 'current'] as const) {
         s3.reset();
+        const store = process.cpuUsage();
         const out = await run(process.execPath, [driver, impl, file, s3.endpoint], { env: { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: s3.caFile } });
-        samples[impl].push(JSON.parse(out.stdout) as { ms: number; peakRssMb: number });
+        const storeCpu = process.cpuUsage(store);
+        samples[impl].push({ ...(JSON.parse(out.stdout) as Omit<Sample, 'storeCpuMs'>), storeCpuMs: (storeCpu.user + storeCpu.system) / 1000 });
         if (impl === 'current') last = { ...s3.stats };
       }
     }
-    const side = (xs: { ms: number; peakRssMb: number }[]): UploadSide => {
+    const side = (xs: Sample[]): UploadSide => {
       const ms = median(xs.map((x) => x.ms));
-      return { ms, mibPerS: SIZE / 1024 / 1024 / (ms / 1000), peakRssMb: median(xs.map((x) => x.peakRssMb)) };
+      return { ms, mibPerS: SIZE / 1024 / 1024 / (ms / 1000), peakRssMb: median(xs.map((x) => x.peakRssMb)), cpuMs: median(xs.map((x) => x.cpuMs)), storeCpuMs: median(xs.map((x) => x.storeCpuMs)) };
     };
     return { current: side(samples.current), previous: side(samples.previous), ...last };
   } finally {
