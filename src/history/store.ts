@@ -2,10 +2,9 @@ import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/c
 import type { StorageSettings } from '../config/types.js';
 import { RemoteError } from '../errors.js';
 import { InvalidRecord } from '../record/schema.js';
-import { isConflict } from '../storage/errors.js';
 import { s3Uri } from '../storage/client.js';
 import { readDocument } from '../storage/documents.js';
-import { isNotFound, s3Failure } from '../storage/errors.js';
+import { isConflict, isNotFound, s3Failure } from '../storage/errors.js';
 import { parseHistory } from './schema.js';
 import type { DeploymentHistory, HistoryEntry } from './types.js';
 
